@@ -1,0 +1,83 @@
+"""Settings for training the face GAN.
+
+Edit a value here to change it for every run, or override it for one run on
+the command line as --lower-case-name VALUE, for example --num-epochs 3.
+`python gan.py --help` lists every setting with its default. Relative paths
+written here are relative to this file's folder; relative paths given on the
+command line are relative to the current directory.
+"""
+
+# --- Data ---
+
+# Folder of training images, searched with all its subfolders. The default is
+# the 100 built-in faces (25x25 PNG) that come with this repository.
+DATA_DIR = "faces"
+
+# Side of the square training images, in pixels (8 to 256). Every image is
+# centre-cropped to a square and resized to this. Larger images show more
+# detail but make both networks larger and every step slower.
+IMAGE_SIZE = 25
+
+# Mirror each training image left-right with probability 0.5 each time it is
+# used (true or false). Doubles the variety of a small face set for free.
+HORIZONTAL_FLIP = True
+
+# --- Networks ---
+
+# Length of the noise (latent) vector that the generator turns into a face
+# (1 to 4096). Too small limits variety; larger mainly costs memory.
+NOISE_SIZE = 100
+
+# Widths of the generator's three sigmoid hidden layers, from the noise vector
+# towards the image (each 1 to 16384). Wider layers can draw finer faces but
+# train more slowly.
+GENERATOR_HIDDEN_SIZES = (256, 512, 1024)
+
+# Widths of the discriminator's three sigmoid hidden layers, from the image
+# towards its single output (each 1 to 16384).
+DISCRIMINATOR_HIDDEN_SIZES = (1024, 512, 256)
+
+# --- Training ---
+
+# Number of passes over the training images (1 to 1000000).
+NUM_EPOCHS = 200
+
+# Images per mini-batch (1 to 65536). Larger batches give smoother gradients
+# and faster epochs, but fewer updates per epoch.
+BATCH_SIZE = 64
+
+# Optimiser of both networks: "adam" or "sgd".
+OPTIMIZER = "adam"
+
+# Step size of the optimiser (greater than 0, at most 1). Too high makes the
+# two networks oscillate or diverge; too low makes faces appear slowly.
+LEARNING_RATE = 0.001
+
+# Adam's decay rates for its first and second moment estimates (each 0 to
+# below 1). A lower beta1, such as 0.5, damps the oscillation between the two
+# networks that momentum causes; 0.9 is Adam's usual default.
+ADAM_BETA1 = 0.5
+ADAM_BETA2 = 0.999
+
+# Small constant added to Adam's denominator for numerical safety (greater
+# than 0, at most 1).
+ADAM_EPSILON = 1e-8
+
+# Seed of every random choice: initial weights, shuffling, flips and noise
+# (0 to 4294967295). The same seed and data give the same samples.
+SEED = 0
+
+# --- Output ---
+
+# Folder for sample grids and everything else a run writes. It is created if
+# missing; files from earlier runs may be replaced.
+OUTPUT_DIR = "output"
+
+# Write a grid of 64 samples every this many epochs (1 to 1000000). The grid
+# uses the same noise vectors every time, so the same faces can be watched
+# as they form. A final grid is always written when training stops.
+SAMPLE_EVERY = 1
+
+# Side, in pixels, of each face in the sample grid (8 to 512). Samples are
+# enlarged with nearest-neighbour interpolation so each pixel stays visible.
+SAMPLE_CELL_SIZE = 100

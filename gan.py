@@ -1,0 +1,404 @@
+"""Train a generative adversarial network on grayscale faces, with NumPy only.
+
+    python gan.py                      # train on the built-in faces
+    python gan.py --data-dir ~/faces   # train on your own photos
+    python gan.py --help               # every setting and its default
+
+Settings come from config.py and can be overridden for one run on the command
+line. Sample grids appear in the output folder as training goes. Press Ctrl+C
+once to stop cleanly after the current step, twice to exit at once.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+
+import config
+from data import Dataset, NoImagesError, load_images
+from networks import SGD, Adam, Discriminator, Generator, bce_with_logits, sigmoid
+
+log = logging.getLogger("gan")
+
+CONFIG_FOLDER = os.path.dirname(os.path.abspath(config.__file__))
+PATH_SETTINGS = ("DATA_DIR", "OUTPUT_DIR")
+SAMPLE_GRID_SIDE = 8  # the sample grid shows 8 x 8 = 64 faces
+EXIT_INTERRUPTED = 130  # the shell's usual status for a program stopped by SIGINT
+
+
+# --- Settings: config.py, command-line overrides and validation ---
+
+
+class SettingsError(Exception):
+    """Raised for a setting whose value is invalid; the message names it and the fix."""
+
+
+def integer_in(low, high):
+    def check(value):
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    return check, f"an integer from {low} to {high}"
+
+
+def number_in(low, high, include_low):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        above_low = value >= low if include_low else value > low
+        return above_low and value <= high
+    bound = f"at least {low}" if include_low else f"greater than {low}"
+    return check, f"a number {bound} and at most {high}"
+
+
+def below_one():
+    def check(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+    return check, "a number from 0 up to but not including 1"
+
+
+def sizes_in(low, high):
+    def check(value):
+        return (isinstance(value, tuple) and len(value) >= 1
+                and all(integer_in(low, high)[0](size) for size in value))
+    return check, f"one or more comma-separated integers from {low} to {high}"
+
+
+def one_of(*choices):
+    return (lambda value: value in choices), " or ".join(f'"{c}"' for c in choices)
+
+
+def boolean():
+    return (lambda value: isinstance(value, bool)), "true or false"
+
+
+def existing_folder():
+    return (lambda value: isinstance(value, str) and os.path.isdir(value)), "an existing folder"
+
+
+def writable_folder_path():
+    def check(value):
+        return isinstance(value, str) and value != "" and not os.path.isfile(value)
+    return check, "a folder path that is not an existing file"
+
+
+# Each setting's rule: a check and the range that an error message states.
+RULES = {
+    "DATA_DIR": existing_folder(),
+    "IMAGE_SIZE": integer_in(8, 256),
+    "HORIZONTAL_FLIP": boolean(),
+    "NOISE_SIZE": integer_in(1, 4096),
+    "GENERATOR_HIDDEN_SIZES": sizes_in(1, 16384),
+    "DISCRIMINATOR_HIDDEN_SIZES": sizes_in(1, 16384),
+    "NUM_EPOCHS": integer_in(1, 1_000_000),
+    "BATCH_SIZE": integer_in(1, 65536),
+    "OPTIMIZER": one_of("adam", "sgd"),
+    "LEARNING_RATE": number_in(0, 1, include_low=False),
+    "ADAM_BETA1": below_one(),
+    "ADAM_BETA2": below_one(),
+    "ADAM_EPSILON": number_in(0, 1, include_low=False),
+    "SEED": integer_in(0, 2**32 - 1),
+    "OUTPUT_DIR": writable_folder_path(),
+    "SAMPLE_EVERY": integer_in(1, 1_000_000),
+    "SAMPLE_CELL_SIZE": integer_in(8, 512),
+}
+
+
+def option_name(setting):
+    return "--" + setting.lower().replace("_", "-")
+
+
+def read_config_comments():
+    """Return each setting's comment in config.py, joined into one line, for --help."""
+    comments = {}
+    pending = []
+    with open(config.__file__, encoding="utf-8") as file:
+        for line in file:
+            stripped = line.strip()
+            if stripped.startswith("#") and not stripped.startswith("# ---"):
+                pending.append(stripped.lstrip("# "))
+            elif "=" in stripped and stripped.split("=")[0].strip().isupper():
+                comments[stripped.split("=")[0].strip()] = " ".join(pending)
+            elif not stripped:
+                pending = []
+    return comments
+
+
+def parse_value(text, default):
+    """Convert a command-line string to the type of the setting's default value in config.py."""
+    if isinstance(default, bool):
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise ValueError(text)
+    if isinstance(default, tuple):
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    return text
+
+
+def format_value(value):
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def build_parser():
+    comments = read_config_comments()
+    parser = argparse.ArgumentParser(
+        prog="gan.py",
+        description="Train a GAN on grayscale face images. Every setting below "
+                    "defaults to its value in config.py.",
+    )
+    for setting in RULES:
+        default = getattr(config, setting)
+        parser.add_argument(
+            option_name(setting), dest=setting, metavar="VALUE", default=None,
+            help=f"{comments.get(setting, '')} (default: {format_value(default)})".strip(),
+        )
+    return parser
+
+
+def load_settings(argv=None):
+    """Return the settings of this run: config.py, then the command line, validated.
+
+    Raises SettingsError naming the first invalid setting, its value and its
+    valid range, before any work is done.
+    """
+    arguments = build_parser().parse_args(argv)
+    settings = SimpleNamespace()
+    for setting, (check, valid_range) in RULES.items():
+        value = getattr(config, setting)
+        given = getattr(arguments, setting)
+        fix = f"Change {setting} in config.py."
+        if given is not None:
+            fix = f"Fix {option_name(setting)}."
+            try:
+                value = parse_value(given, value)
+            except ValueError:
+                raise SettingsError(f"Invalid {setting} {given!r}: expected {valid_range}. {fix}") from None
+            if setting in PATH_SETTINGS:
+                value = os.path.abspath(os.path.expanduser(value))
+        elif setting in PATH_SETTINGS and isinstance(value, str):
+            value = os.path.join(CONFIG_FOLDER, os.path.expanduser(value))
+        if not check(value):
+            raise SettingsError(f"Invalid {setting} {format_value(value)!r}: expected {valid_range}. {fix}")
+        setattr(settings, setting, value)
+    return settings
+
+
+# --- Sample grids ---
+
+
+def make_grid(images, image_size, cell_size):
+    """Arrange images (count, image_size ** 2) in [0, 1] into one uint8 grid, 8 per row."""
+    count = len(images)
+    rows = -(-count // SAMPLE_GRID_SIDE)
+    gap = max(1, cell_size // 25)
+    step = cell_size + gap
+    grid = np.full((rows * step + gap, SAMPLE_GRID_SIDE * step + gap), 40, dtype=np.uint8)
+    pixels = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+    for index, face in enumerate(pixels.reshape(count, image_size, image_size)):
+        row, column = divmod(index, SAMPLE_GRID_SIDE)
+        cell = cv2.resize(face, (cell_size, cell_size), interpolation=cv2.INTER_NEAREST)
+        top = gap + row * step
+        left = gap + column * step
+        grid[top:top + cell_size, left:left + cell_size] = cell
+    return grid
+
+
+def write_png(path, image):
+    """Write image to path as PNG, atomically: a reader sees the old file or the new one, never half."""
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"OpenCV could not encode a PNG for {path}")
+    folder = os.path.dirname(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(encoded.tobytes())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_samples(generator, fixed_noise, settings, name):
+    """Write the fixed-noise sample grid as name and as latest.png in the output folder."""
+    images, _ = generator.forward(fixed_noise)
+    grid = make_grid(images, settings.IMAGE_SIZE, settings.SAMPLE_CELL_SIZE)
+    path = os.path.join(settings.OUTPUT_DIR, name)
+    write_png(path, grid)
+    write_png(os.path.join(settings.OUTPUT_DIR, "latest.png"), grid)
+    return path
+
+
+# --- Ctrl+C ---
+
+
+class StopRequest:
+    """SIGINT handler: the first Ctrl+C asks training to stop after the current step.
+
+    The second Ctrl+C exits at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+
+    def install(self):
+        signal.signal(signal.SIGINT, self.handle)
+
+    def handle(self, signum, frame):
+        if self.requested:
+            sys.stderr.write("\nSecond Ctrl+C: exiting at once.\n")
+            os._exit(EXIT_INTERRUPTED)
+        self.requested = True
+        sys.stderr.write("\nCtrl+C: stopping after this step. Press Ctrl+C again to exit at once.\n")
+
+
+# --- Training ---
+
+
+def make_optimizer(parameters, settings):
+    if settings.OPTIMIZER == "sgd":
+        return SGD(parameters, settings.LEARNING_RATE)
+    return Adam(parameters, settings.LEARNING_RATE,
+                settings.ADAM_BETA1, settings.ADAM_BETA2, settings.ADAM_EPSILON)
+
+
+def train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise):
+    """Run one discriminator step and one generator step; return the batch's losses and D outputs."""
+    batch = len(real)
+
+    fake, generator_caches = generator.forward(noise)  # (batch, pixels) in [0, 1]
+
+    # Discriminator step: real images have label 1, generated images label 0.
+    # Both halves go through one forward pass, whose caches stay local here.
+    logits, caches = discriminator.forward(np.concatenate([real, fake]))
+    loss_real, grad_real = bce_with_logits(logits[:batch], 1.0)
+    loss_fake, grad_fake = bce_with_logits(logits[batch:], 0.0)
+    _, discriminator_grads = discriminator.backward(
+        caches, np.concatenate([grad_real, grad_fake]), need_input_grad=False)
+    discriminator_optimizer.step(discriminator_grads)
+
+    # Generator step with the non-saturating loss: it maximises log D(G(z)) by
+    # minimising the cross-entropy of D's output on generated images against
+    # label 1. Only D's input gradient is needed here, not its weight gradients.
+    fake_logits, caches = discriminator.forward(fake)
+    generator_loss, grad_logits = bce_with_logits(fake_logits, 1.0)
+    grad_fake_images, _ = discriminator.backward(caches, grad_logits, need_param_grads=False)
+    _, generator_grads = generator.backward(generator_caches, grad_fake_images, need_input_grad=False)
+    generator_optimizer.step(generator_grads)
+
+    return {
+        "discriminator_loss": loss_real + loss_fake,
+        "generator_loss": generator_loss,
+        "d_real": float(sigmoid(logits[:batch]).mean()),
+        "d_fake": float(sigmoid(logits[batch:]).mean()),
+    }
+
+
+def format_duration(seconds):
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{seconds:02d}s"
+    return f"{seconds}s"
+
+
+def train(settings, stop):
+    """Train on settings.DATA_DIR, writing sample grids to settings.OUTPUT_DIR; return the exit status."""
+    init_rng, shuffle_rng, noise_rng, fixed_noise_rng = (
+        np.random.default_rng(seed) for seed in np.random.SeedSequence(settings.SEED).spawn(4))
+
+    images = load_images(settings.DATA_DIR, settings.IMAGE_SIZE)
+    dataset = Dataset(images, settings.IMAGE_SIZE, settings.HORIZONTAL_FLIP)
+    pixels = settings.IMAGE_SIZE ** 2
+
+    generator = Generator(settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels, init_rng)
+    discriminator = Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, init_rng)
+    generator_optimizer = make_optimizer(generator.parameters(), settings)
+    discriminator_optimizer = make_optimizer(discriminator.parameters(), settings)
+    fixed_noise = fixed_noise_rng.standard_normal(
+        (SAMPLE_GRID_SIDE ** 2, settings.NOISE_SIZE), dtype=np.float32)
+
+    os.makedirs(settings.OUTPUT_DIR, exist_ok=True)
+    log.info("Training for %d epochs of %d batches; sample grids go to %s",
+             settings.NUM_EPOCHS, dataset.batches_per_epoch(settings.BATCH_SIZE), settings.OUTPUT_DIR)
+    write_samples(generator, fixed_noise, settings, "samples_epoch_0000.png")
+
+    start = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, settings.NUM_EPOCHS + 1):
+        epoch_start = time.perf_counter()
+        totals = {}
+        steps = 0
+        for real in dataset.batches(settings.BATCH_SIZE, shuffle_rng):
+            noise = noise_rng.standard_normal((len(real), settings.NOISE_SIZE), dtype=np.float32)
+            results = train_step(real, generator, discriminator,
+                                 generator_optimizer, discriminator_optimizer, noise)
+            for key, value in results.items():
+                totals[key] = totals.get(key, 0.0) + value
+            steps += 1
+            if stop.requested:
+                break
+        if stop.requested:
+            log.info("Stopped by Ctrl+C during epoch %d, after %d of %d batches.",
+                     epoch, steps, dataset.batches_per_epoch(settings.BATCH_SIZE))
+            break
+
+        seconds = time.perf_counter() - epoch_start
+        remaining = (time.perf_counter() - start) / epoch * (settings.NUM_EPOCHS - epoch)
+        log.info("epoch %*d/%d  D loss %.3f  G loss %.3f  D(x) %.3f  D(G(z)) %.3f  %.2fs  ETA %s",
+                 len(str(settings.NUM_EPOCHS)), epoch, settings.NUM_EPOCHS,
+                 totals["discriminator_loss"] / steps, totals["generator_loss"] / steps,
+                 totals["d_real"] / steps, totals["d_fake"] / steps,
+                 seconds, format_duration(remaining))
+        if epoch % settings.SAMPLE_EVERY == 0:
+            write_samples(generator, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
+
+    final_path = write_samples(generator, fixed_noise, settings, "final.png")
+    log.info("Final sample grid: %s (also latest.png). All outputs are in %s",
+             final_path, settings.OUTPUT_DIR)
+    return EXIT_INTERRUPTED if stop.requested else 0
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    try:
+        settings = load_settings(argv)
+    except SettingsError as error:
+        print(f"gan.py: error: {error}", file=sys.stderr)
+        return 2
+
+    stop = StopRequest()
+    stop.install()
+    try:
+        return train(settings, stop)
+    except NoImagesError as error:
+        print(f"gan.py: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"gan.py: error: {error.strerror or error} ({error.filename or settings.OUTPUT_DIR}). "
+              f"Check that the output folder can be written, or choose another with --output-dir.",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
