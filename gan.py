@@ -342,6 +342,7 @@ def train(settings, stop):
              settings.NUM_EPOCHS, dataset.batches_per_epoch(settings.BATCH_SIZE), settings.OUTPUT_DIR)
     write_samples(generator, fixed_noise, settings, "samples_epoch_0000.png")
 
+    history = []  # one dict of figures per finished epoch
     start = time.perf_counter()
     epoch = 0
     for epoch in range(1, settings.NUM_EPOCHS + 1):
@@ -362,13 +363,15 @@ def train(settings, stop):
                      epoch, steps, dataset.batches_per_epoch(settings.BATCH_SIZE))
             break
 
-        seconds = time.perf_counter() - epoch_start
+        # One row of per-epoch figures: the means over the epoch's batches.
+        row = {"epoch": epoch, **{key: total / steps for key, total in totals.items()}}
+        row["seconds"] = time.perf_counter() - epoch_start
+        history.append(row)
         remaining = (time.perf_counter() - start) / epoch * (settings.NUM_EPOCHS - epoch)
         log.info("epoch %*d/%d  D loss %.3f  G loss %.3f  D(x) %.3f  D(G(z)) %.3f  %.2fs  ETA %s",
                  len(str(settings.NUM_EPOCHS)), epoch, settings.NUM_EPOCHS,
-                 totals["discriminator_loss"] / steps, totals["generator_loss"] / steps,
-                 totals["d_real"] / steps, totals["d_fake"] / steps,
-                 seconds, format_duration(remaining))
+                 row["discriminator_loss"], row["generator_loss"], row["d_real"], row["d_fake"],
+                 row["seconds"], format_duration(remaining))
         if epoch % settings.SAMPLE_EVERY == 0:
             write_samples(generator, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
 
