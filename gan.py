@@ -37,7 +37,7 @@ EXIT_INTERRUPTED = 130  # the shell's usual status for a program stopped by SIGI
 
 
 class SettingsError(Exception):
-    """Raised for a setting whose value is invalid; the message names it and the fix."""
+    """Raised for an invalid setting. The message names the setting, its value and the fix."""
 
 
 def integer_in(low, high):
@@ -249,7 +249,7 @@ def write_samples(generator, fixed_noise, settings, name):
 
 
 class StopRequest:
-    """SIGINT handler: the first Ctrl+C asks training to stop after the current step.
+    """SIGINT handler: the first Ctrl+C requests that training stop after the current step.
 
     The second Ctrl+C exits at once.
     """
@@ -279,7 +279,7 @@ def make_optimizer(parameters, settings):
 
 
 def train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise):
-    """Run one discriminator step and one generator step; return the batch's losses and D outputs."""
+    """Run one discriminator step and one generator step, and return the batch's losses and D outputs."""
     batch = len(real)
 
     fake, generator_caches = generator.forward(noise)  # (batch, pixels) in [0, 1]
@@ -322,7 +322,7 @@ def format_duration(seconds):
 
 
 def train(settings, stop):
-    """Train on settings.DATA_DIR, writing sample grids to settings.OUTPUT_DIR; return the exit status."""
+    """Train on settings.DATA_DIR, writing sample grids to settings.OUTPUT_DIR, and return the exit status."""
     init_rng, shuffle_rng, noise_rng, fixed_noise_rng = (
         np.random.default_rng(seed) for seed in np.random.SeedSequence(settings.SEED).spawn(4))
 
