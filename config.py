@@ -69,14 +69,25 @@ SEED = 0
 
 # --- Output ---
 
-# Folder for sample grids and everything else a run writes. It is created if
-# missing; files from earlier runs may be replaced.
+# Folder for sample grids, the checkpoint and everything else a run writes.
+# It is created if missing.
 OUTPUT_DIR = "output"
 
 # Write a grid of 64 samples every this many epochs (1 to 1000000). The grid
 # uses the same noise vectors every time, so the same faces can be watched
 # as they form. A final grid is always written when training stops.
 SAMPLE_EVERY = 1
+
+# Save a checkpoint every this many epochs (1 to 1000000). A checkpoint is
+# also saved whenever training stops, by Ctrl+C or at the last epoch, so this
+# only bounds the epochs a crash or power cut can lose. Lower costs more disk
+# writes; each checkpoint replaces the previous one.
+CHECKPOINT_EVERY = 5
+
+# Continue from the checkpoint in OUTPUT_DIR when there is one (true or
+# false). With false, training starts fresh, and the earlier run's checkpoint
+# and sample grids are moved into a previous-run-DATE-TIME subfolder.
+RESUME = True
 
 # Side, in pixels, of each face in the sample grid (8 to 512). Samples are
 # enlarged with nearest-neighbour interpolation so each pixel stays visible.

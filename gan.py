@@ -6,7 +6,8 @@
 
 Settings come from config.py and can be overridden for one run on the command
 line. Sample grids appear in the output folder as training goes. Press Ctrl+C
-once to stop cleanly after the current step, twice to exit at once.
+once to stop cleanly after the current step, twice to exit at once. Every stop
+saves a checkpoint in the output folder, and the next run continues from it.
 """
 
 import argparse
@@ -21,6 +22,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 
+import checkpoint
 import config
 from data import Dataset, NoImagesError, load_images
 from networks import SGD, Adam, Discriminator, Generator, bce_with_logits, sigmoid
@@ -106,6 +108,8 @@ RULES = {
     "OUTPUT_DIR": writable_folder_path(),
     "SAMPLE_EVERY": integer_in(1, 1_000_000),
     "SAMPLE_CELL_SIZE": integer_in(8, 512),
+    "CHECKPOINT_EVERY": integer_in(1, 1_000_000),
+    "RESUME": boolean(),
 }
 
 
@@ -249,9 +253,10 @@ def write_samples(generator, fixed_noise, settings, name):
 
 
 class StopRequest:
-    """SIGINT handler: the first Ctrl+C requests that training stop after the current step.
+    """SIGINT and SIGTERM handler: the first signal requests that training stop after the current step.
 
-    The second Ctrl+C exits at once.
+    The second one exits at once. SIGTERM, which `kill` sends, stops
+    training the same way as Ctrl+C, so that it saves a checkpoint too.
     """
 
     def __init__(self):
@@ -259,13 +264,15 @@ class StopRequest:
 
     def install(self):
         signal.signal(signal.SIGINT, self.handle)
+        signal.signal(signal.SIGTERM, self.handle)
 
     def handle(self, signum, frame):
+        name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
         if self.requested:
-            sys.stderr.write("\nSecond Ctrl+C: exiting at once.\n")
+            sys.stderr.write(f"\nSecond {name}: exiting at once.\n")
             os._exit(EXIT_INTERRUPTED)
         self.requested = True
-        sys.stderr.write("\nCtrl+C: stopping after this step. Press Ctrl+C again to exit at once.\n")
+        sys.stderr.write(f"\n{name}: stopping after this step. Press Ctrl+C again to exit at once.\n")
 
 
 # --- Training ---
@@ -337,44 +344,60 @@ def train(settings, stop):
     fixed_noise = fixed_noise_rng.standard_normal(
         (SAMPLE_GRID_SIDE ** 2, settings.NOISE_SIZE), dtype=np.float32)
 
+    # Continue from the checkpoint in the output folder, which overwrites the
+    # objects above in place, or start fresh.
     os.makedirs(settings.OUTPUT_DIR, exist_ok=True)
+    rngs = {"init": init_rng, "shuffle": shuffle_rng, "noise": noise_rng, "fixed_noise": fixed_noise_rng}
+    run = checkpoint.TrainingState(settings, generator, discriminator, generator_optimizer,
+                                   discriminator_optimizer, fixed_noise, rngs)
+    if not run.resume_or_start():
+        write_samples(generator, fixed_noise, settings, "samples_epoch_0000.png")
+    if run.epoch >= settings.NUM_EPOCHS:
+        log.info("Training already reached epoch %d, and NUM_EPOCHS is %d. Raise --num-epochs to "
+                 "train longer, or use --resume false to start fresh.", run.epoch, settings.NUM_EPOCHS)
+        return 0
+    batches_per_epoch = dataset.batches_per_epoch(settings.BATCH_SIZE)
     log.info("Training for %d epochs of %d batches; sample grids go to %s",
-             settings.NUM_EPOCHS, dataset.batches_per_epoch(settings.BATCH_SIZE), settings.OUTPUT_DIR)
-    write_samples(generator, fixed_noise, settings, "samples_epoch_0000.png")
+             settings.NUM_EPOCHS, batches_per_epoch, settings.OUTPUT_DIR)
 
-    history = []  # one dict of figures per finished epoch
+    history = run.history  # one dict of figures per finished epoch, restored on resume
+    first_epoch = run.epoch + 1
     start = time.perf_counter()
-    epoch = 0
-    for epoch in range(1, settings.NUM_EPOCHS + 1):
+    for epoch in range(first_epoch, settings.NUM_EPOCHS + 1):
         epoch_start = time.perf_counter()
-        totals = {}
-        steps = 0
-        for real in dataset.batches(settings.BATCH_SIZE, shuffle_rng):
+        for real in run.epoch_batches(dataset, settings.BATCH_SIZE):  # only the batches still to train
+            # Sample the noise, then train D and G on one batch.
             noise = noise_rng.standard_normal((len(real), settings.NOISE_SIZE), dtype=np.float32)
             results = train_step(real, generator, discriminator,
                                  generator_optimizer, discriminator_optimizer, noise)
-            for key, value in results.items():
-                totals[key] = totals.get(key, 0.0) + value
-            steps += 1
+            run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss or weight
             if stop.requested:
                 break
-        if stop.requested:
-            log.info("Stopped by Ctrl+C during epoch %d, after %d of %d batches.",
-                     epoch, steps, dataset.batches_per_epoch(settings.BATCH_SIZE))
+        if run.step < batches_per_epoch:
+            log.info("Stopped during epoch %d, after %d of %d batches.",
+                     epoch, run.step, batches_per_epoch)
             break
 
         # One row of per-epoch figures: the means over the epoch's batches.
-        row = {"epoch": epoch, **{key: total / steps for key, total in totals.items()}}
+        row = {"epoch": epoch, **run.finish_epoch()}
         row["seconds"] = time.perf_counter() - epoch_start
         history.append(row)
-        remaining = (time.perf_counter() - start) / epoch * (settings.NUM_EPOCHS - epoch)
+        remaining = (time.perf_counter() - start) / (epoch - first_epoch + 1) * (settings.NUM_EPOCHS - epoch)
         log.info("epoch %*d/%d  D loss %.3f  G loss %.3f  D(x) %.3f  D(G(z)) %.3f  %.2fs  ETA %s",
                  len(str(settings.NUM_EPOCHS)), epoch, settings.NUM_EPOCHS,
                  row["discriminator_loss"], row["generator_loss"], row["d_real"], row["d_fake"],
                  row["seconds"], format_duration(remaining))
+
+        # Save a sample grid and a checkpoint when their epochs come.
         if epoch % settings.SAMPLE_EVERY == 0:
             write_samples(generator, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
+        if epoch % settings.CHECKPOINT_EVERY == 0:
+            run.save()
+        if stop.requested:
+            break
 
+    # Every stop saves a checkpoint, so running the same command again resumes.
+    run.save()
     final_path = write_samples(generator, fixed_noise, settings, "final.png")
     log.info("Final sample grid: %s (also latest.png). All outputs are in %s",
              final_path, settings.OUTPUT_DIR)
@@ -393,7 +416,7 @@ def main(argv=None):
     stop.install()
     try:
         return train(settings, stop)
-    except NoImagesError as error:
+    except (NoImagesError, checkpoint.CheckpointError, checkpoint.TrainingDiverged) as error:
         print(f"gan.py: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:

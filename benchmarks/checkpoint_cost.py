@@ -1,0 +1,78 @@
+"""Measure what checkpoints cost next to training, with the default networks of config.py.
+
+    python benchmarks/checkpoint_cost.py
+
+Prints the median time of one training step (a batch of BATCH_SIZE), of the
+NaN/infinity check that runs after every step, of one checkpoint save
+(synced to disk, in a temporary folder under the system's temp folder), and
+the checkpoint's size. The figures depend on the machine and its disk.
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import checkpoint  # noqa: E402
+import gan  # noqa: E402
+
+REPEATS = 15
+
+
+def median_seconds(function, repeats=REPEATS):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    output_dir = tempfile.mkdtemp(prefix="checkpoint-cost-")
+    settings = gan.load_settings(["--output-dir", output_dir])
+    rng = np.random.default_rng(0)
+    pixels = settings.IMAGE_SIZE ** 2
+    generator = gan.Generator(settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels, rng)
+    discriminator = gan.Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, rng)
+    generator_optimizer = gan.make_optimizer(generator.parameters(), settings)
+    discriminator_optimizer = gan.make_optimizer(discriminator.parameters(), settings)
+    fixed_noise = rng.standard_normal((64, settings.NOISE_SIZE), dtype=np.float32)
+    real = rng.random((settings.BATCH_SIZE, pixels), dtype=np.float32)
+    noise = rng.standard_normal((settings.BATCH_SIZE, settings.NOISE_SIZE), dtype=np.float32)
+    state = checkpoint.TrainingState(settings, generator, discriminator, generator_optimizer,
+                                     discriminator_optimizer, fixed_noise, {"shuffle": rng})
+
+    def step():
+        gan.train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise)
+
+    def check():
+        state.step = 0
+        state.record_step({"generator_loss": 1.0})
+
+    def save():
+        state.saved_position = None
+        state.save()
+
+    step_time = median_seconds(step)
+    check_time = median_seconds(check)
+    save_time = median_seconds(save, repeats=7)
+    size = os.path.getsize(state.path)
+    os.unlink(state.path)
+    os.rmdir(output_dir)
+
+    parameters = sum(p.size for p in generator.parameters() + discriminator.parameters())
+    print(f"networks: {parameters:,} parameters; batch size {settings.BATCH_SIZE}")
+    print(f"training step:           {step_time * 1000:8.2f} ms")
+    print(f"NaN check after a step:  {check_time * 1000:8.2f} ms  ({check_time / step_time:.1%} of a step)")
+    print(f"checkpoint save:         {save_time * 1000:8.2f} ms  ({save_time / step_time:.1f} steps)")
+    print(f"checkpoint size:         {size / 1e6:8.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
