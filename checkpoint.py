@@ -168,7 +168,7 @@ def find_config_differences(saved_config, settings):
 
 
 def write_atomically(path, arrays):
-    """Write arrays to path as .npz so that path holds the old file or the complete new one.
+    """Write arrays to path as .npz so that path contains the old file or the complete new one.
 
     The data goes to a temporary file in the same folder, which is flushed
     and synced to disk before os.replace puts it in place. An error, or an
@@ -271,8 +271,8 @@ def find_non_finite(named_arrays):
     """Return the name of the first array that contains NaN or infinity, or None."""
     for name, arrays in named_arrays:
         for array in arrays:
-            # The sum is fast and is NaN or infinite whenever an element is; the
-            # full check only runs to rule out an overflow of finite elements.
+            # The sum is fast, and it is NaN or infinite whenever an element is.
+            # The full check only runs to rule out an overflow of finite elements.
             if not np.isfinite(array.sum()) and not np.isfinite(array).all():
                 return name
     return None
@@ -392,9 +392,13 @@ class TrainingState:
     def record_step(self, results):
         """Add one train_step's figures to the epoch's sums; raise TrainingDiverged if one is not finite.
 
-        The weights are checked as well. Adam turns a NaN or infinite
-        gradient into a NaN weight, so this also catches bad gradients.
+        The weights are checked as well. A NaN or infinite gradient makes the
+        weights that Adam or SGD updates with it NaN or infinite, so this also
+        catches bad gradients.
         """
+        # NOTE: a gradient so large that only Adam's second moment overflows
+        # leaves the weights finite; the check of every array before a save
+        # finds it, so it is reported at the next checkpoint, not at its step.
         self.step += 1
         for key, value in results.items():
             self.totals[key] = self.totals.get(key, 0.0) + value
@@ -433,7 +437,7 @@ class TrainingState:
     # --- Saving ---
 
     def save(self):
-        """Write the checkpoint atomically, unless it already holds this position.
+        """Write the checkpoint atomically, unless the file on disk is already at this position.
 
         Raises TrainingDiverged instead of writing a state with a NaN or
         infinite value, and CheckpointError naming the path if the write

@@ -75,13 +75,14 @@ OUTPUT_DIR = "output"
 
 # Write a grid of 64 samples every this many epochs (1 to 1000000). The grid
 # uses the same noise vectors every time, so the same faces can be watched
-# as they form. A final grid is always written when training stops.
+# as they form. A final grid is also written when training ends or is stopped
+# by Ctrl+C.
 SAMPLE_EVERY = 1
 
 # Save a checkpoint every this many epochs (1 to 1000000). A checkpoint is
-# also saved whenever training stops, by Ctrl+C or at the last epoch, so this
-# only bounds the epochs a crash or power cut can lose. Lower costs more disk
-# writes; each checkpoint replaces the previous one.
+# also saved after the last epoch and when Ctrl+C or SIGTERM stops training,
+# so this only bounds the epochs that a crash or power cut can lose. Lower
+# values cost more disk writes. Each checkpoint replaces the previous one.
 CHECKPOINT_EVERY = 5
 
 # Continue from the checkpoint in OUTPUT_DIR when there is one (true or

@@ -261,6 +261,7 @@ class StopRequest:
 
     def __init__(self):
         self.requested = False
+        self.source = "Ctrl+C"  # what requested the stop, for the log
 
     def install(self):
         signal.signal(signal.SIGINT, self.handle)
@@ -272,6 +273,7 @@ class StopRequest:
             sys.stderr.write(f"\nSecond {name}: exiting at once.\n")
             os._exit(EXIT_INTERRUPTED)
         self.requested = True
+        self.source = name
         sys.stderr.write(f"\n{name}: stopping after this step. Press Ctrl+C again to exit at once.\n")
 
 
@@ -374,8 +376,8 @@ def train(settings, stop):
             if stop.requested:
                 break
         if run.step < batches_per_epoch:
-            log.info("Stopped during epoch %d, after %d of %d batches.",
-                     epoch, run.step, batches_per_epoch)
+            log.info("Stopped by %s during epoch %d, after %d of %d batches.",
+                     stop.source, epoch, run.step, batches_per_epoch)
             break
 
         # One row of per-epoch figures: the means over the epoch's batches.

@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 import checkpoint
 import gan
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = [
     "--generator-hidden-sizes", "16,16,16", "--discriminator-hidden-sizes", "16,16,16",
     "--noise-size", "8", "--image-size", "12", "--sample-cell-size", "8",
@@ -31,14 +31,14 @@ RUN_TIMEOUT = 120  # seconds; a tiny run takes about one
 def run_gan(output_dir, *options):
     return subprocess.run(
         [sys.executable, "gan.py", *TINY, "--output-dir", str(output_dir), *options],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT,
     )
 
 
 def start_gan(output_dir, *options):
     return subprocess.Popen(
         [sys.executable, "gan.py", *TINY, "--output-dir", str(output_dir), *options],
-        cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
@@ -66,7 +66,7 @@ def position(saved):
 
 
 def assert_same_training(expected, actual):
-    """Assert that two checkpoints hold bit-identical weights, optimiser state, generators and history."""
+    """Assert that two checkpoints contain bit-identical weights, optimiser state, generators and history."""
     assert sorted(expected["arrays"]) == sorted(actual["arrays"])
     for name, array in expected["arrays"].items():
         if name == "history":
@@ -124,7 +124,7 @@ def test_resume_after_ctrl_c_mid_epoch_is_exact(tmp_path, unbroken_run):
             break
     else:
         raise AssertionError("five Ctrl+C stops in a row fell on an epoch's end")
-    assert "Stopped during epoch" in stdout
+    assert "Stopped by Ctrl+C during epoch" in stdout
     assert "Checkpoint saved" in stdout
     assert os.path.exists(output_dir / "final.png")
 
@@ -280,10 +280,6 @@ def test_output_folder_under_a_file_is_reported(tmp_path):
 
 def tiny_settings(output_dir, *options):
     return gan.load_settings([*TINY, "--output-dir", str(output_dir), *options])
-
-
-class NeverStop:
-    requested = False
 
 
 def test_nan_weight_stops_training_and_keeps_checkpoint(tmp_path, monkeypatch, capsys):
