@@ -6,8 +6,9 @@
 
 Settings come from config.py and can be overridden for one run on the command
 line. Sample grids appear in the output folder as training goes. Press Ctrl+C
-once to stop cleanly after the current step, twice to exit at once. Every stop
-saves a checkpoint in the output folder, and the next run continues from it.
+once to stop cleanly after the current step, twice to exit at once. A stop by
+Ctrl+C saves a checkpoint in the output folder, and the next run continues
+from it.
 """
 
 import argparse
