@@ -376,9 +376,7 @@ def train(settings, stop):
             run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss or weight
             if stop.requested:
                 break
-        if run.step < batches_per_epoch:
-            log.info("Stopped by %s during epoch %d, after %d of %d batches.",
-                     stop.source, epoch, run.step, batches_per_epoch)
+        if run.step < batches_per_epoch:  # stopped inside the epoch
             break
 
         # One row of per-epoch figures: the means over the epoch's batches.
@@ -400,6 +398,8 @@ def train(settings, stop):
             break
 
     # Every stop saves a checkpoint, so running the same command again resumes.
+    if stop.requested:
+        log.info("Stopped by %s %s.", stop.source, run.describe_position())
     run.save()
     final_path = write_samples(generator, fixed_noise, settings, "final.png")
     log.info("Final sample grid: %s (also latest.png). All outputs are in %s",

@@ -124,7 +124,7 @@ def test_resume_after_ctrl_c_mid_epoch_is_exact(tmp_path, unbroken_run):
             break
     else:
         raise AssertionError("five Ctrl+C stops in a row fell on an epoch's end")
-    assert "Stopped by Ctrl+C during epoch" in stdout
+    assert "Stopped by Ctrl+C in epoch 2 after batch" in stdout
     assert "Checkpoint saved" in stdout
     assert os.path.exists(output_dir / "final.png")
 
