@@ -53,10 +53,13 @@ OPTIMIZER = "adam"
 # two networks oscillate or diverge; too low makes faces appear slowly.
 LEARNING_RATE = 0.001
 
-# Adam's decay rates for its first and second moment estimates (each 0 to
-# below 1). A lower beta1, such as 0.5, damps the oscillation between the two
-# networks that momentum causes; 0.9 is Adam's usual default.
+# Adam's decay rate for its first moment (momentum) estimate (0 to below 1).
+# A lower value, such as 0.5, damps the oscillation between the two networks
+# that momentum causes; 0.9 is Adam's usual default.
 ADAM_BETA1 = 0.5
+
+# Adam's decay rate for its second moment estimate (0 to below 1). Values
+# near 1 average the squared gradients over more steps.
 ADAM_BETA2 = 0.999
 
 # Small constant added to Adam's denominator for numerical safety (greater

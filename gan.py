@@ -18,20 +18,32 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 
 import checkpoint
-import config
 from data import Dataset, NoImagesError, load_images
 from networks import SGD, Adam, Discriminator, Generator, bce_with_logits, sigmoid
 
+try:
+    import config
+except Exception as error:  # any mistake in config.py; main() reports it in one line
+    config = None
+    CONFIG_IMPORT_ERROR = error
+else:
+    CONFIG_IMPORT_ERROR = None
+
 log = logging.getLogger("gan")
 
-CONFIG_FOLDER = os.path.dirname(os.path.abspath(config.__file__))
+CONFIG_FOLDER = os.path.dirname(os.path.abspath(__file__))
+CONFIG_PATH = os.path.join(CONFIG_FOLDER, "config.py")
+PYTHON_VALUES_HINT = ("config.py takes Python values: True or False, numbers without quotes, "
+                      "quoted strings and tuples such as (256, 512, 1024).")
 PATH_SETTINGS = ("DATA_DIR", "OUTPUT_DIR")
+STRING_SETTINGS = (*PATH_SETTINGS, "OPTIMIZER")
 SAMPLE_GRID_SIDE = 8  # the sample grid shows 8 x 8 = 64 faces
 EXIT_INTERRUPTED = 130  # the shell's usual status for a program stopped by SIGINT
 
@@ -122,7 +134,7 @@ def read_config_comments():
     """Return each setting's comment in config.py, joined into one line, for --help."""
     comments = {}
     pending = []
-    with open(config.__file__, encoding="utf-8") as file:
+    with open(CONFIG_PATH, encoding="utf-8") as file:
         for line in file:
             stripped = line.strip()
             if stripped.startswith("#") and not stripped.startswith("# ---"):
@@ -168,10 +180,10 @@ def build_parser():
                     "defaults to its value in config.py.",
     )
     for setting in RULES:
-        default = getattr(config, setting)
+        default = format_value(getattr(config, setting, "missing from config.py"))
         parser.add_argument(
             option_name(setting), dest=setting, metavar="VALUE", default=None,
-            help=f"{comments.get(setting, '')} (default: {format_value(default)})".strip(),
+            help=f"{comments.get(setting, '')} (default: {default})".strip(),
         )
     return parser
 
@@ -185,23 +197,44 @@ def load_settings(argv=None):
     arguments = build_parser().parse_args(argv)
     settings = SimpleNamespace()
     for setting, (check, valid_range) in RULES.items():
+        if not hasattr(config, setting):
+            raise SettingsError(f"Missing {setting} in config.py. Add it back, with the value that "
+                                f"the README's settings table gives.")
         value = getattr(config, setting)
         given = getattr(arguments, setting)
-        fix = f"Change {setting} in config.py."
-        if given is not None:
+        if given is None:
+            shown = repr(value)
+            fix = f"Change {setting} in config.py."
+            if isinstance(value, (str, list)) and setting not in STRING_SETTINGS:
+                fix = f"Change {setting} in config.py. {PYTHON_VALUES_HINT}"
+        else:
+            shown = repr(given)
             fix = f"Fix {option_name(setting)}."
             try:
                 value = parse_value(given, value)
             except ValueError:
-                raise SettingsError(f"Invalid {setting} {given!r}: expected {valid_range}. {fix}") from None
-            if setting in PATH_SETTINGS:
-                value = os.path.abspath(os.path.expanduser(value))
-        elif setting in PATH_SETTINGS and isinstance(value, str):
-            value = os.path.join(CONFIG_FOLDER, os.path.expanduser(value))
+                raise SettingsError(f"Invalid {setting} {shown}: expected {valid_range}. {fix}") from None
+
+        # An empty path stays empty so that its check fails: made absolute,
+        # it would silently mean the current folder.
+        if setting in PATH_SETTINGS and isinstance(value, str) and value.strip():
+            folder = CONFIG_FOLDER if given is None else os.getcwd()
+            value = os.path.join(folder, os.path.expanduser(value))
         if not check(value):
-            raise SettingsError(f"Invalid {setting} {format_value(value)!r}: expected {valid_range}. {fix}")
+            raise SettingsError(f"Invalid {setting} {shown}: expected {valid_range}. {fix}")
         setattr(settings, setting, value)
     return settings
+
+
+def describe_config_error(error):
+    """Return one line that names the line of config.py that failed to load, and the fix."""
+    if isinstance(error, SyntaxError):
+        line = (error.text or "").strip()
+        return f"config.py line {error.lineno} is not valid Python: {line!r}. Fix it. {PYTHON_VALUES_HINT}"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if os.path.abspath(frame.filename) == CONFIG_PATH]
+    where = f"config.py line {frames[-1].lineno}" if frames else "config.py"
+    return f"{where} failed to load ({type(error).__name__}: {error}). Fix it. {PYTHON_VALUES_HINT}"
 
 
 # --- Sample grids ---
@@ -360,7 +393,7 @@ def train(settings, stop):
                  "train longer, or use --resume false to start fresh.", run.epoch, settings.NUM_EPOCHS)
         return 0
     batches_per_epoch = dataset.batches_per_epoch(settings.BATCH_SIZE)
-    log.info("Training for %d epochs of %d batches; sample grids go to %s",
+    log.info("Training until epoch %d, %d batches per epoch; sample grids go to %s",
              settings.NUM_EPOCHS, batches_per_epoch, settings.OUTPUT_DIR)
 
     history = run.history  # one dict of figures per finished epoch, restored on resume
@@ -407,8 +440,26 @@ def train(settings, stop):
     return EXIT_INTERRUPTED if stop.requested else 0
 
 
+def configure_logging():
+    """Send progress to stdout and warnings to stderr, as one plain line each."""
+    formatter = logging.Formatter("%(message)s")
+    progress = logging.StreamHandler(sys.stdout)
+    progress.setFormatter(formatter)
+    progress.addFilter(lambda record: record.levelno < logging.WARNING)
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setFormatter(formatter)
+    warnings.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, handlers=[progress, warnings])
+    # A closed pipe, as in `python gan.py | head`, must not print a traceback
+    # for every later log line or stop training.
+    logging.raiseExceptions = False
+
+
 def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    configure_logging()
+    if CONFIG_IMPORT_ERROR is not None:
+        print(f"gan.py: error: {describe_config_error(CONFIG_IMPORT_ERROR)}", file=sys.stderr)
+        return 2
     try:
         settings = load_settings(argv)
     except SettingsError as error:
@@ -422,10 +473,15 @@ def main(argv=None):
     except (NoImagesError, checkpoint.CheckpointError, checkpoint.TrainingDiverged) as error:
         print(f"gan.py: error: {error}", file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"gan.py: error: {error.strerror or error} ({error.filename or settings.OUTPUT_DIR}). "
-              f"Check that the output folder can be written, or choose another with --output-dir.",
+    except MemoryError:
+        print("gan.py: error: not enough memory for the networks and data of these settings. "
+              "Lower GENERATOR_HIDDEN_SIZES, DISCRIMINATOR_HIDDEN_SIZES, IMAGE_SIZE or BATCH_SIZE.",
               file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"gan.py: error: could not write to the output folder {settings.OUTPUT_DIR}: "
+              f"{error.strerror or error} ({error.filename}). Make the folder writable, free some "
+              f"disk space, or choose another folder with --output-dir.", file=sys.stderr)
         return 1
 
 

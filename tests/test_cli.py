@@ -2,6 +2,8 @@
 
 import os
 import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -178,7 +180,7 @@ def test_second_ctrl_c_exits_at_once(tmp_path):
                                   "--num-epochs", "100000", "--output-dir", str(tmp_path / "out"),
                                   log_path=log_path)
     try:
-        wait_for_line(log_path, r"^Training for")
+        wait_for_line(log_path, r"^Training until")
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
         wait_for_line(log_path, r"^Ctrl\+C: stopping after this step")
@@ -193,3 +195,68 @@ def test_second_ctrl_c_exits_at_once(tmp_path):
     assert "Second Ctrl+C" in output
     assert "Traceback" not in output
     assert not (tmp_path / "out" / "final.png").exists()
+
+
+def copy_program(folder):
+    """Copy the program's modules into folder, so a test can edit its config.py."""
+    for name in os.listdir(REPO):
+        if name.endswith(".py"):
+            shutil.copy(os.path.join(REPO, name), folder / name)
+    (folder / "faces").symlink_to(os.path.join(REPO, "faces"))
+    return folder / "config.py"
+
+
+@pytest.mark.parametrize(
+    ("wrong_line", "expected"),
+    [
+        ("HORIZONTAL_FLIP = true", "config.py line 23 failed to load (NameError"),
+        ("HORIZONTAL_FLIP = 1x", "config.py line 23 is not valid Python: 'HORIZONTAL_FLIP = 1x'"),
+        ('HORIZONTAL_FLIP = "true"', "Invalid HORIZONTAL_FLIP 'true': expected true or false"),
+    ],
+)
+def test_config_mistake_one_line(tmp_path, wrong_line, expected):
+    config_path = copy_program(tmp_path)
+    lines = config_path.read_text().splitlines()
+    assert lines[22] == "HORIZONTAL_FLIP = True"
+    lines[22] = wrong_line
+    config_path.write_text("\n".join(lines) + "\n")
+
+    result = subprocess.run([sys.executable, "gan.py"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert expected in result.stderr
+    assert "True or False" in result.stderr
+
+
+def test_empty_output_dir_rejected(tmp_path):
+    result = subprocess.run([sys.executable, os.path.join(REPO, "gan.py"), "--output-dir", ""],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "Invalid OUTPUT_DIR ''" in result.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_closed_pipe_no_traceback(tmp_path):
+    arguments = [sys.executable, "gan.py", "--num-epochs", "4", "--output-dir", str(tmp_path), *SMALL]
+    command = shlex.join(arguments) + " | head -n 1"
+    result = subprocess.run(command, shell=True, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    assert result.stdout.startswith("Loaded 100 images")
+    assert "Traceback" not in result.stderr
+    assert "Logging error" not in result.stderr
+    # Training went on to the end although nobody read its log.
+    assert (tmp_path / "samples_epoch_0004.png").exists()
+
+
+def test_readme_lists_every_setting():
+    import config
+
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as file:
+        readme = file.read()
+
+    for name in [n for n in vars(config) if n.isupper()]:
+        assert f"`{name}`" in readme, f"{name} is missing from the README's settings table"
