@@ -56,7 +56,11 @@ SHAPING_SETTINGS = (
 
 # Files that a training run writes into the output folder. Starting fresh
 # moves those of the earlier run into a subfolder instead of replacing them.
-RUN_OUTPUT_PATTERNS = (CHECKPOINT_NAME, "samples_epoch_*.png", "final.png", "latest.png", "history.csv")
+RUN_OUTPUT_PATTERNS = (
+    CHECKPOINT_NAME, "samples_epoch_*.png", "final.png", "latest.png", "history.csv", "history.png",
+    "timelapse.mp4", "timelapse.avi", "latent_walk.png", "latent_walk.mp4", "latent_walk.avi",
+    "nearest_neighbours.png",
+)
 MAX_NAMED_FILES = 4  # how many moved file names a log line lists before it only counts them
 
 WAYS_TO_START_FRESH = (

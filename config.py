@@ -67,7 +67,8 @@ ADAM_BETA2 = 0.999
 ADAM_EPSILON = 1e-8
 
 # Seed of every random choice: initial weights, shuffling, flips and noise
-# (0 to 4294967295). The same seed and data give the same samples.
+# (0 to 4294967295). The same seed and data give the same samples. With
+# --generate it chooses the new faces: the same seed gives the same faces.
 SEED = 0
 
 # --- Output ---
@@ -96,3 +97,15 @@ RESUME = True
 # Side, in pixels, of each face in the sample grid (8 to 512). Samples are
 # enlarged with nearest-neighbour interpolation so each pixel stays visible.
 SAMPLE_CELL_SIZE = 100
+
+# Redraw the chart of the per-epoch figures, history.png, every this many
+# epochs (1 to 1000000). It is also drawn whenever training stops.
+# history.csv is rewritten after every epoch regardless.
+CHART_EVERY = 5
+
+# Seconds between progress lines inside an epoch (greater than 0, at most
+# 86400). An epoch shorter than this shows no progress line. On a terminal
+# the line rewrites itself in place every half second, or faster if this is
+# shorter. Otherwise each update is a new line, so a log file gets one line
+# per interval.
+PROGRESS_INTERVAL = 30.0

@@ -16,17 +16,17 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 import time
 import traceback
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 
 import checkpoint
+import report
 from data import Dataset, NoImagesError, load_images
 from networks import SGD, Adam, Discriminator, Generator, bce_with_logits, sigmoid
+from report import format_duration, make_grid, write_png
 
 try:
     import config
@@ -44,8 +44,9 @@ PYTHON_VALUES_HINT = ("config.py takes Python values: True or False, numbers wit
                       "quoted strings and tuples such as (256, 512, 1024).")
 PATH_SETTINGS = ("DATA_DIR", "OUTPUT_DIR")
 STRING_SETTINGS = (*PATH_SETTINGS, "OPTIMIZER")
-SAMPLE_GRID_SIDE = 8  # the sample grid shows 8 x 8 = 64 faces
+SAMPLE_GRID_SIDE = report.GRID_COLUMNS  # the sample grid shows 8 x 8 = 64 faces
 EXIT_INTERRUPTED = 130  # the shell's usual status for a program stopped by SIGINT
+MAX_GENERATED_FACES = 100_000  # largest N of --generate
 
 
 # --- Settings: config.py, command-line overrides and validation ---
@@ -123,6 +124,8 @@ RULES = {
     "SAMPLE_CELL_SIZE": integer_in(8, 512),
     "CHECKPOINT_EVERY": integer_in(1, 1_000_000),
     "RESUME": boolean(),
+    "CHART_EVERY": integer_in(1, 1_000_000),
+    "PROGRESS_INTERVAL": number_in(0, 86400, include_low=False),
 }
 
 
@@ -185,7 +188,27 @@ def build_parser():
             option_name(setting), dest=setting, metavar="VALUE", default=None,
             help=f"{comments.get(setting, '')} (default: {default})".strip(),
         )
+    parser.add_argument(
+        "--generate", metavar="N", default=None,
+        help=f"Do not train: write N new faces (1 to {MAX_GENERATED_FACES}) with the generator of the "
+             f"checkpoint in the output folder, as PNG files and one grid in OUTPUT_DIR/generated. "
+             f"--seed chooses the faces, and the same seed gives the same faces.",
+    )
     return parser
+
+
+def parse_face_count(text):
+    """Return the N of --generate as an int, or None without the option; raise SettingsError if invalid."""
+    if text is None:
+        return None
+    check, valid_range = integer_in(1, MAX_GENERATED_FACES)
+    try:
+        count = int(text)
+    except ValueError:
+        count = None
+    if not check(count):
+        raise SettingsError(f"Invalid --generate {text!r}: expected {valid_range}. Fix --generate.")
+    return count
 
 
 def load_settings(argv=None):
@@ -223,6 +246,7 @@ def load_settings(argv=None):
         if not check(value):
             raise SettingsError(f"Invalid {setting} {shown}: expected {valid_range}. {fix}")
         setattr(settings, setting, value)
+    settings.generate = parse_face_count(arguments.generate)
     return settings
 
 
@@ -238,39 +262,6 @@ def describe_config_error(error):
 
 
 # --- Sample grids ---
-
-
-def make_grid(images, image_size, cell_size):
-    """Arrange images (count, image_size ** 2) in [0, 1] into one uint8 grid, 8 per row."""
-    count = len(images)
-    rows = -(-count // SAMPLE_GRID_SIDE)
-    gap = max(1, cell_size // 25)
-    step = cell_size + gap
-    grid = np.full((rows * step + gap, SAMPLE_GRID_SIDE * step + gap), 40, dtype=np.uint8)
-    pixels = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
-    for index, face in enumerate(pixels.reshape(count, image_size, image_size)):
-        row, column = divmod(index, SAMPLE_GRID_SIDE)
-        cell = cv2.resize(face, (cell_size, cell_size), interpolation=cv2.INTER_NEAREST)
-        top = gap + row * step
-        left = gap + column * step
-        grid[top:top + cell_size, left:left + cell_size] = cell
-    return grid
-
-
-def write_png(path, image):
-    """Write image to path as PNG, atomically: a reader sees the old file or the new one, never half."""
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise OSError(f"OpenCV could not encode a PNG for {path}")
-    folder = os.path.dirname(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(encoded.tobytes())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def write_samples(generator, fixed_noise, settings, name):
@@ -353,17 +344,6 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     }
 
 
-def format_duration(seconds):
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{seconds:02d}s"
-    return f"{seconds}s"
-
-
 def train(settings, stop):
     """Train on settings.DATA_DIR, writing sample grids to settings.OUTPUT_DIR, and return the exit status."""
     init_rng, shuffle_rng, noise_rng, fixed_noise_rng = (
@@ -395,20 +375,24 @@ def train(settings, stop):
     batches_per_epoch = dataset.batches_per_epoch(settings.BATCH_SIZE)
     log.info("Training until epoch %d, %d batches per epoch; sample grids go to %s",
              settings.NUM_EPOCHS, batches_per_epoch, settings.OUTPUT_DIR)
+    progress = report.ProgressLine(batches_per_epoch, settings.NUM_EPOCHS, settings.PROGRESS_INTERVAL)
 
     history = run.history  # one dict of figures per finished epoch, restored on resume
     first_epoch = run.epoch + 1
     start = time.perf_counter()
     for epoch in range(first_epoch, settings.NUM_EPOCHS + 1):
         epoch_start = time.perf_counter()
+        progress.start_epoch(epoch, run.step)
         for real in run.epoch_batches(dataset, settings.BATCH_SIZE):  # only the batches still to train
             # Sample the noise, then train D and G on one batch.
             noise = noise_rng.standard_normal((len(real), settings.NOISE_SIZE), dtype=np.float32)
             results = train_step(real, generator, discriminator,
                                  generator_optimizer, discriminator_optimizer, noise)
             run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss or weight
+            progress.update(run.step, len(real))
             if stop.requested:
                 break
+        progress.clear()
         if run.step < batches_per_epoch:  # stopped inside the epoch
             break
 
@@ -416,6 +400,7 @@ def train(settings, stop):
         row = {"epoch": epoch, **run.finish_epoch()}
         row["seconds"] = time.perf_counter() - epoch_start
         history.append(row)
+        report.write_history_csv(history, os.path.join(settings.OUTPUT_DIR, "history.csv"))
         remaining = (time.perf_counter() - start) / (epoch - first_epoch + 1) * (settings.NUM_EPOCHS - epoch)
         log.info("epoch %*d/%d  D loss %.3f  G loss %.3f  D(x) %.3f  D(G(z)) %.3f  %.2fs  ETA %s",
                  len(str(settings.NUM_EPOCHS)), epoch, settings.NUM_EPOCHS,
@@ -427,6 +412,8 @@ def train(settings, stop):
             write_samples(generator, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
         if epoch % settings.CHECKPOINT_EVERY == 0:
             run.save()
+        if epoch % settings.CHART_EVERY == 0:
+            report.write_chart(history, os.path.join(settings.OUTPUT_DIR, "history.png"))
         if stop.requested:
             break
 
@@ -435,8 +422,9 @@ def train(settings, stop):
         log.info("Stopped by %s %s.", stop.source, run.describe_position())
     run.save()
     final_path = write_samples(generator, fixed_noise, settings, "final.png")
-    log.info("Final sample grid: %s (also latest.png). All outputs are in %s",
-             final_path, settings.OUTPUT_DIR)
+    log.info("Final sample grid: %s (also latest.png)", final_path)
+    report.write_run_outputs(history, generator, dataset.images, settings)
+    log.info("All outputs are in %s", settings.OUTPUT_DIR)
     return EXIT_INTERRUPTED if stop.requested else 0
 
 
@@ -455,6 +443,22 @@ def configure_logging():
     logging.raiseExceptions = False
 
 
+def generate(settings):
+    """Write settings.generate new faces with the checkpoint's generator, and return the exit status."""
+    path = os.path.join(settings.OUTPUT_DIR, checkpoint.CHECKPOINT_NAME)
+    if not os.path.isfile(path):
+        print(f"gan.py: error: No checkpoint found at {path}, so there is no trained generator to draw "
+              f"faces with. Train one first with `python gan.py`, giving the same --output-dir, then run "
+              f"--generate again.", file=sys.stderr)
+        return 1
+    generator, saved_settings = checkpoint.load_generator(path)
+    log.info("Loaded the generator from %s", path)
+    report.write_generated_faces(generator, settings.generate, saved_settings["NOISE_SIZE"],
+                                 saved_settings["IMAGE_SIZE"], settings.SAMPLE_CELL_SIZE,
+                                 settings.OUTPUT_DIR, settings.SEED)
+    return 0
+
+
 def main(argv=None):
     configure_logging()
     if CONFIG_IMPORT_ERROR is not None:
@@ -469,6 +473,8 @@ def main(argv=None):
     stop = StopRequest()
     stop.install()
     try:
+        if settings.generate:
+            return generate(settings)
         return train(settings, stop)
     except (NoImagesError, checkpoint.CheckpointError, checkpoint.TrainingDiverged) as error:
         print(f"gan.py: error: {error}", file=sys.stderr)
