@@ -468,9 +468,9 @@ def slerp(start, end, fractions):
 
     Most of a Gaussian noise vector's probability lies near a sphere of radius
     sqrt(noise_size), and a straight line between two such vectors passes
-    closer to the centre than the generator ever saw in training. Spherical
-    interpolation (White, "Sampling Generative Networks", 2016) follows the
-    arc instead. Falls back to a straight line where the two are parallel.
+    closer to the centre than almost any noise vector the generator saw in
+    training. Spherical interpolation follows the arc instead. Falls back to
+    a straight line where the two vectors are parallel.
     """
     unit_start = start / np.linalg.norm(start, axis=-1, keepdims=True)
     unit_end = end / np.linalg.norm(end, axis=-1, keepdims=True)
