@@ -59,6 +59,22 @@ TERMINAL_REFRESH_SECONDS = 0.5  # maximum seconds between rewrites of the progre
 # --- Writing files atomically ---
 
 
+TEMPORARY_NAME = re.compile(r"\.tmp-[0-9a-f]{12}-.+")  # the names that replace_atomically writes first
+
+
+def remove_unfinished_files(folder):
+    """Delete the temporary files that an exit in the middle of a write left in folder.
+
+    A second Ctrl+C exits at once, possibly while a video is being written.
+    """
+    for name in os.listdir(folder):
+        if TEMPORARY_NAME.fullmatch(name):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError as error:
+                log.warning("Could not delete the unfinished file %s: %s", name, error)
+
+
 def replace_atomically(path, write):
     """Call write(temporary_path) to create a file beside path, then rename it to path.
 
@@ -655,6 +671,7 @@ def write_run_outputs(history, generator, training_images, settings):
     The timelapse ends at the last finished epoch in history.
     """
     output_dir = settings.OUTPUT_DIR
+    remove_unfinished_files(output_dir)
     if write_chart(history, os.path.join(output_dir, "history.png")):
         log.info("Chart: %s (figures per epoch: %s)", os.path.join(output_dir, "history.png"),
                  os.path.join(output_dir, "history.csv"))

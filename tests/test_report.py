@@ -135,6 +135,15 @@ def test_history_csv_numpy_and_nan_values(tmp_path):
     assert rows[1] == ["1", "0.25", "1.5", "0.5", "0.5", "1", ""]
 
 
+def test_unfinished_files_removed(tmp_path):
+    names = [".tmp-0123456789ab-timelapse.mp4", ".tmp-a1b2c3d4e5f6-history.csv", ".tmp-notours.png",
+             "history.csv"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    report.remove_unfinished_files(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == [".tmp-notours.png", "history.csv"]
+
+
 def test_failed_write_keeps_old_file(tmp_path):
     path = tmp_path / "history.csv"
     path.write_text("old\n")
