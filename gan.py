@@ -2,13 +2,14 @@
 
     python gan.py                      # train on the built-in faces
     python gan.py --data-dir ~/faces   # train on your own photos
+    python gan.py --generate 16        # 16 new faces from the trained generator
     python gan.py --help               # every setting and its default
 
 Settings come from config.py and can be overridden for one run on the command
-line. Sample grids appear in the output folder as training goes. Press Ctrl+C
-once to stop cleanly after the current step, twice to exit at once. A stop by
-Ctrl+C saves a checkpoint in the output folder, and the next run continues
-from it.
+line. Sample grids, history.csv and a chart of it appear in the output folder
+as training goes, and videos of the run when it stops. Press Ctrl+C once to
+stop cleanly after the current step, twice to exit at once. A stop by Ctrl+C
+saves a checkpoint in the output folder, and the next run continues from it.
 """
 
 import argparse

@@ -10,6 +10,7 @@ the output folder:
     latent_walk.png           rows of faces along a path between two noise vectors
     latent_walk.mp4 (or .avi) faces morphing through several noise vectors and back
     nearest_neighbours.png    generated faces above the training images closest to them
+    generated/                new faces that `python gan.py --generate N` writes
 
 Every file is written under a temporary name and then renamed, so a reader
 sees the old file or the new one, never half of one.
