@@ -270,8 +270,7 @@ def write_samples(generator, fixed_noise, settings, name):
     images, _ = generator.forward(fixed_noise)
     grid = make_grid(images, settings.IMAGE_SIZE, settings.SAMPLE_CELL_SIZE)
     path = os.path.join(settings.OUTPUT_DIR, name)
-    write_png(path, grid)
-    write_png(os.path.join(settings.OUTPUT_DIR, "latest.png"), grid)
+    write_png(path, grid, os.path.join(settings.OUTPUT_DIR, "latest.png"))
     return path
 
 

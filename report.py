@@ -95,8 +95,11 @@ def replace_atomically(path, write):
         raise
 
 
-def write_png(path, image):
-    """Write image to path as PNG, atomically: a reader sees the old file or the new one, never half."""
+def write_png(path, image, *more_paths):
+    """Write image as PNG to path and to more_paths, atomically: a reader sees the old file or the new one.
+
+    The image is encoded once for all the paths.
+    """
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise OSError(f"OpenCV could not encode a PNG for {path}")
@@ -105,7 +108,8 @@ def write_png(path, image):
         with open(temporary, "xb") as file:
             file.write(encoded.tobytes())
 
-    replace_atomically(path, write)
+    for destination in (path, *more_paths):
+        replace_atomically(destination, write)
 
 
 # --- Grids of faces ---
