@@ -58,6 +58,7 @@ BROKEN_LINK = "broken symbolic link"
 LINK_LOOP = "symbolic-link loop"
 DUPLICATE_FOLDER = "folder already read through another link"
 NOT_REGULAR = "not a regular file"
+OUTPUT_FOLDER = "output folder"
 TRUNCATED = "truncated"
 CORRUPT = "corrupt"
 UNSUPPORTED = "format not supported by this OpenCV"
@@ -66,8 +67,11 @@ TOO_SMALL = "smaller than half the training size"
 # How many file names the summary shows for each skip reason before it only counts them.
 MAX_NAMED_SKIPS = 3
 
+# cv::utils::logging::LOG_LEVEL_SILENT, the same value in OpenCV 4 and 5.
+OPENCV_LOG_SILENT = 0
+
 # Files prepared per batch of work handed to the decoding threads.
-CHUNK_SIZE = 256
+CHUNK_SIZE = 64
 
 # A 1x1 GIF, decoded once to find out whether this OpenCV build reads GIF at all
 # (its own GIF decoder arrived in the 4.11 series and can be left out of a build).
@@ -85,7 +89,7 @@ class NoImagesError(Exception):
 
 
 class Summary:
-    """What a load used and skipped: skip counts by reason, a few names for each, enlarged images."""
+    """Record of one load: images used, skip counts by reason with a few names each, enlarged images."""
 
     def __init__(self, folder, size):
         self.folder = folder
@@ -141,13 +145,21 @@ class Summary:
 # --- Finding files ---
 
 
-def scan_folder(folder, summary):
+def scan_folder(folder, summary, excluded=()):
     """Return (path, os.stat_result) of every regular file under folder, sorted by path within each folder.
 
     Symbolic links are followed. Hidden entries (names starting with "."),
     broken links, link loops, unreadable folders and special files such as
-    FIFOs are recorded in summary as skipped instead.
+    FIFOs are recorded in summary as skipped instead. Subfolders that are one
+    of the excluded folders (such as the output folder) are skipped too.
     """
+    excluded_identities = set()
+    for path in excluded:
+        try:
+            excluded_stat = os.stat(path)
+        except OSError:
+            continue  # a folder that does not exist yet contains nothing to exclude
+        excluded_identities.add((excluded_stat.st_dev, excluded_stat.st_ino))
     files = []
     visited = set()
 
@@ -167,6 +179,9 @@ def scan_folder(folder, summary):
             return
         if identity in visited:
             summary.skip(directory, DUPLICATE_FOLDER)
+            return
+        if identity in excluded_identities and ancestors:
+            summary.skip(directory, OUTPUT_FOLDER)
             return
         visited.add(identity)
 
@@ -251,7 +266,8 @@ def scan_jpeg(data):
         length = int.from_bytes(data[position + 2:position + 4], "big")
         if marker == 0xDA:  # start of scan: entropy-coded data follows
             # Inside entropy-coded data a 0xFF byte is always followed by 0x00
-            # or a restart marker, so the first FF D9 is the end-of-image marker.
+            # or a restart marker, so an FF D9 pair after this point is the
+            # end-of-image marker.
             return shape, data.find(b"\xff\xd9", position + 2 + length) >= 0
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
             height = int.from_bytes(data[position + 5:position + 7], "big")
@@ -270,14 +286,23 @@ def reduction_factor(shorter_side, size):
 
 
 def may_have_alpha(image_format, data):
-    """Return True if the file may carry transparency, which needs a second decode with IMREAD_UNCHANGED."""
+    """Return True if the file may carry transparency, which needs a second decode with IMREAD_UNCHANGED.
+
+    Only PNG and WebP headers are read; TIFF and HEIF are always decoded twice.
+    """
     if image_format == "PNG":
         colour_type = data[25] if len(data) > 25 else 0
         header_end = data.find(b"IDAT")
         return colour_type in (4, 6) or b"tRNS" in data[:header_end]
-    if image_format == "BMP":
-        return int.from_bytes(data[28:30], "little") == 32  # bits per pixel
-    return image_format in ("GIF", "WebP", "TIFF", "HEIF")
+    if image_format == "WebP":
+        chunk = data[12:16]
+        if chunk == b"VP8X":  # extended format: a flags byte
+            return len(data) > 20 and bool(data[20] & 0x10)
+        if chunk == b"VP8L":  # lossless: alpha_is_used is bit 28 after the 0x2F signature byte
+            return bool(int.from_bytes(data[21:25], "little") >> 28 & 1)
+        return False  # simple lossy WebP has no alpha
+    # A 32-bit BMP is not checked: its fourth byte is unused padding in most files.
+    return image_format in ("TIFF", "HEIF")
 
 
 def to_8bit(image):
@@ -339,10 +364,14 @@ def decode_gray(data, image_format, size):
 
     encoded = np.frombuffer(data, np.uint8)
     try:
-        image = cv2.imdecode(encoded, flags)
-        unchanged = None
-        if image is not None and may_have_alpha(image_format, data):
-            unchanged = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        if image_format == "GIF":
+            # GIF carries no EXIF orientation, so one decode that keeps the alpha suffices.
+            image = unchanged = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        else:
+            image = cv2.imdecode(encoded, flags)
+            unchanged = None
+            if image is not None and may_have_alpha(image_format, data):
+                unchanged = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     except cv2.error:
         image = None
     if image is None:
@@ -470,6 +499,21 @@ class Progress:
 # --- Loading a folder ---
 
 
+def set_opencv_log_level(level):
+    """Set OpenCV's log level and return the previous one, or do nothing and return None without the API.
+
+    OpenCV 5 has the functions in cv2.utils.logging, OpenCV 4 in cv2.
+    """
+    module = getattr(getattr(cv2, "utils", None), "logging", None)
+    if not hasattr(module, "setLogLevel"):
+        module = cv2
+    if level is None or not hasattr(module, "setLogLevel"):
+        return None
+    previous = module.getLogLevel()
+    module.setLogLevel(level)
+    return previous
+
+
 def prepare_files(files, size, summary):
     """Decode every file into one uint8 array (count, size * size), allocated once; record skips in summary.
 
@@ -479,9 +523,8 @@ def prepare_files(files, size, summary):
     images = np.empty((len(files), size * size), dtype=np.uint8)
     count = 0
     progress = Progress(len(files))
-    old_log_level = cv2.utils.logging.getLogLevel()
     # OpenCV logs every decode failure to stderr; the summary reports them instead.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    old_log_level = set_opencv_log_level(OPENCV_LOG_SILENT)
     try:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             for start in range(0, len(files), CHUNK_SIZE):
@@ -497,7 +540,7 @@ def prepare_files(files, size, summary):
                     count += 1
                 progress.update(start + len(paths))
     finally:
-        cv2.utils.logging.setLogLevel(old_log_level)
+        set_opencv_log_level(old_log_level)
         progress.finish()
     summary.used = count
     return images[:count]
@@ -564,16 +607,17 @@ def write_cache(path, key, images, summary):
             os.unlink(temporary)
 
 
-def read_dataset(folder, size, cache_dir=None):
+def read_dataset(folder, size, cache_dir=None, excluded=()):
     """Read every usable image under folder; return (uint8 images of shape (count, size * size), Summary).
 
     With cache_dir, the prepared images are read from or written to a cache
-    file there. Raises NoImagesError, whose message names the folder and the
+    file there. Subfolders listed in excluded, such as the output folder
+    with its sample grids, are not read. Raises NoImagesError, whose message names the folder and the
     skip counts, if nothing under folder can be used.
     """
     started = time.perf_counter()
     summary = Summary(folder, size)
-    files = scan_folder(folder, summary)
+    files = scan_folder(folder, summary, excluded)
     key = cache_key(files, summary, size)
     path = cache_path(cache_dir, folder) if cache_dir is not None else None
 
@@ -591,9 +635,9 @@ def read_dataset(folder, size, cache_dir=None):
     return images, summary
 
 
-def load_images(folder, size, cache_dir=None):
+def load_images(folder, size, cache_dir=None, excluded=()):
     """Return the uint8 images (count, size * size) of every usable image under folder; see read_dataset."""
-    images, _ = read_dataset(folder, size, cache_dir)
+    images, _ = read_dataset(folder, size, cache_dir, excluded)
     return images
 
 

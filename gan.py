@@ -371,7 +371,7 @@ def train(settings, stop):
         np.random.default_rng(seed) for seed in np.random.SeedSequence(settings.SEED).spawn(4))
 
     cache_dir = os.path.join(settings.OUTPUT_DIR, "cache") if settings.DATA_CACHE else None
-    images = load_images(settings.DATA_DIR, settings.IMAGE_SIZE, cache_dir)
+    images = load_images(settings.DATA_DIR, settings.IMAGE_SIZE, cache_dir, excluded=[settings.OUTPUT_DIR])
     dataset = Dataset(images, settings.IMAGE_SIZE, settings.HORIZONTAL_FLIP)
     pixels = settings.IMAGE_SIZE ** 2
 

@@ -7,6 +7,19 @@ import cv2
 import numpy as np
 
 
+def record_calls(monkeypatch, owner, name):
+    """Wrap owner.name so that each call is recorded; return the list of recorded argument tuples."""
+    calls = []
+    original = getattr(owner, name)
+
+    def recording(*arguments):
+        calls.append(arguments)
+        return original(*arguments)
+
+    monkeypatch.setattr(owner, name, recording)
+    return calls
+
+
 def write_image(path, image, extension=None, params=()):
     """Encode image with OpenCV in the format of extension (default: path's) and write it to path."""
     extension = extension or path.suffix

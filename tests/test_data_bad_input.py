@@ -1,6 +1,7 @@
 """Files the data loader must skip without stopping: each is counted by reason in the summary."""
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import data
 
 SIZE = 16
 ROOT = os.path.join(os.path.dirname(__file__), "..")
+YALE = pathlib.Path(ROOT, "..", "shared", "data", "yalefaces")
 
 
 def good_image(path, seed=0):
@@ -56,7 +58,10 @@ def test_truncated_images(tmp_path, extension):
     source = colour_pattern(40, 40, seed=1)
     if extension == ".pgm":
         source = cv2.cvtColor(source, cv2.COLOR_BGR2GRAY)
-    whole = cv2.imencode(extension, source)[1].tobytes()
+    if extension == ".gif":  # a real GIF, because OpenCV before 4.11 cannot write one
+        whole = (YALE / "subject01.happy").read_bytes()
+    else:
+        whole = cv2.imencode(extension, source)[1].tobytes()
     (tmp_path / f"cut{extension}").write_bytes(whole[:len(whole) // 2])
 
     images, summary = data.read_dataset(str(tmp_path), SIZE)
@@ -104,6 +109,17 @@ def test_corrupt_images(tmp_path):
 
     assert len(images) == 1
     assert skipped_names(summary, data.CORRUPT) == ["damaged.png", "noise.png"]
+
+
+def test_heic_reported_unsupported(tmp_path):
+    good_image(tmp_path / "good.png")
+    # The start of an iPhone photo: an ISO media "ftyp" box with the "heic" brand.
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(100))
+
+    images, summary = data.read_dataset(str(tmp_path), SIZE)
+
+    assert len(images) == 1
+    assert skipped_names(summary, data.UNSUPPORTED) == ["IMG_0001.HEIC"]
 
 
 def test_non_image_files(tmp_path):
@@ -189,6 +205,26 @@ def test_symlinked_file_and_folder_followed(tmp_path):
 
     assert len(images) == 2
     assert summary.skipped == {}
+
+
+def test_gan_output_folder_inside_data_folder_not_read(tmp_path):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for index in range(2):
+        good_image(folder / f"face{index}.png", seed=index)
+    output = folder / "output"
+
+    # The first start creates the output folder; the second skips it and so
+    # rebuilds the cache once; the third reads that cache.
+    runs = [run_gan("--data-dir", str(folder), "--output-dir", str(output)) for _ in range(3)]
+
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "Loaded 2 images" in run.stdout
+    assert (output / "final.png").exists()
+    assert "1 output folder (output)" in runs[1].stdout
+    assert "1 output folder (output)" in runs[2].stdout
+    assert "read from the cache" in runs[2].stdout
 
 
 def test_fifo_is_not_opened(tmp_path):

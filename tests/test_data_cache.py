@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from image_files import colour_pattern, write_image
+from image_files import colour_pattern, record_calls, write_image
 
 import data
 
@@ -61,14 +61,7 @@ def test_cache_in_its_own_folder(folder, tmp_path):
 
 def test_no_cache_without_cache_dir(folder, tmp_path, monkeypatch):
     data.read_dataset(str(folder), SIZE)
-    calls = []
-    real_prepare = data.prepare_image
-
-    def counting_prepare(path, size):
-        calls.append(path)
-        return real_prepare(path, size)
-
-    monkeypatch.setattr(data, "prepare_image", counting_prepare)
+    calls = record_calls(monkeypatch, data, "prepare_image")
 
     data.read_dataset(str(folder), SIZE)
 
