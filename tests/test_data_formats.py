@@ -219,6 +219,19 @@ def test_large_jpeg_decoded_reduced(tmp_path, monkeypatch):
     assert np.abs(pixels.astype(int) - expected).mean() < 2
 
 
+def test_large_rotated_jpeg_reduced_and_oriented(tmp_path, monkeypatch):
+    source = np.zeros((1200, 1600, 3), np.uint8)
+    source[:, :300] = 255  # bright strip on the left as stored
+    (tmp_path / "rotated.jpg").write_bytes(jpeg_with_orientation(source, 6))  # 6: turn 90 degrees clockwise
+    calls = record_calls(monkeypatch, cv2, "imdecode")
+
+    pixels = load_one(tmp_path).reshape(SIZE, SIZE)
+
+    assert [flags for _, flags in calls] == [cv2.IMREAD_REDUCED_COLOR_8]
+    assert pixels[0].min() > 200  # the strip is now on top (100 of the 1200 cropped rows)
+    assert pixels[-2:].mean() < 60
+
+
 def test_reduction_factor_keeps_twice_the_size():
     assert data.reduction_factor(9000, 64) == 8
     assert data.reduction_factor(300, 64) == 2
