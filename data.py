@@ -146,8 +146,9 @@ class Summary:
 
 
 def scan_folder(folder, summary, excluded=()):
-    """Return (path, os.stat_result) of every regular file under folder, sorted by path within each folder.
+    """Return (path, (size, mtime_ns, mode)) of every regular file under folder, in a fixed order.
 
+    Each folder's files come in name order, then its subfolders in name order.
     Symbolic links are followed. Hidden entries (names starting with "."),
     broken links, link loops, unreadable folders and special files such as
     FIFOs are recorded in summary as skipped instead. Subfolders that are one
@@ -162,29 +163,32 @@ def scan_folder(folder, summary, excluded=()):
         excluded_identities.add((excluded_stat.st_dev, excluded_stat.st_ino))
     files = []
     visited = set()
+    pending = [(folder, frozenset())]  # folders still to read, with their ancestors' identities
 
-    def visit(directory, ancestors):
+    while pending:
+        directory, ancestors = pending.pop()
         try:
             directory_stat = os.stat(directory)
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
         except PermissionError:
             summary.skip(directory, NO_PERMISSION)
-            return
+            continue
         except OSError:
             summary.skip(directory, READ_FAILED)
-            return
+            continue
         identity = (directory_stat.st_dev, directory_stat.st_ino)
         if identity in ancestors:
             summary.skip(directory, LINK_LOOP)
-            return
+            continue
         if identity in visited:
             summary.skip(directory, DUPLICATE_FOLDER)
-            return
+            continue
         if identity in excluded_identities and ancestors:
             summary.skip(directory, OUTPUT_FOLDER)
-            return
+            continue
         visited.add(identity)
 
+        subfolders = []
         for entry in entries:
             if entry.name.startswith("."):
                 summary.skip(entry.path, HIDDEN)
@@ -200,13 +204,13 @@ def scan_folder(folder, summary, excluded=()):
                     summary.skip(entry.path, BROKEN_LINK)
                 continue
             if stat.S_ISDIR(entry_stat.st_mode):
-                visit(entry.path, ancestors | {identity})
+                subfolders.append((entry.path, ancestors | {identity}))
             elif stat.S_ISREG(entry_stat.st_mode):
-                files.append((entry.path, entry_stat))
+                files.append((entry.path, (entry_stat.st_size, entry_stat.st_mtime_ns, entry_stat.st_mode)))
             else:
                 summary.skip(entry.path, NOT_REGULAR)
+        pending.extend(reversed(subfolders))  # so that they are popped in name order
 
-    visit(folder, frozenset())
     return files
 
 
@@ -555,10 +559,9 @@ def cache_key(files, summary, size):
     """
     digest = hashlib.sha256()
     digest.update(f"{PREPARATION_VERSION}\0{cv2.__version__}\0{size}\n".encode())
-    for path, file_stat in files:
+    for path, (file_size, mtime_ns, mode) in files:
         relative = os.fsencode(os.path.relpath(path, summary.folder))
-        details = f"\0{file_stat.st_size}\0{file_stat.st_mtime_ns}\0{file_stat.st_mode}\n"
-        digest.update(relative + details.encode())
+        digest.update(relative + f"\0{file_size}\0{mtime_ns}\0{mode}\n".encode())
     digest.update(json.dumps(summary.skipped, sort_keys=True).encode())
     return digest.hexdigest()
 

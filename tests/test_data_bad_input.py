@@ -2,19 +2,18 @@
 
 import os
 import pathlib
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
+from conftest import YALE_FACES
 from image_files import colour_pattern, write_image
+from test_cli import run_gan as run_gan_command
 
 import data
 
 SIZE = 16
-ROOT = os.path.join(os.path.dirname(__file__), "..")
-YALE = pathlib.Path(ROOT, "..", "shared", "data", "yalefaces")
+
 
 
 def good_image(path, seed=0):
@@ -59,7 +58,7 @@ def test_truncated_images(tmp_path, extension):
     if extension == ".pgm":
         source = cv2.cvtColor(source, cv2.COLOR_BGR2GRAY)
     if extension == ".gif":  # a real GIF, because OpenCV before 4.11 cannot write one
-        whole = (YALE / "subject01.happy").read_bytes()
+        whole = pathlib.Path(YALE_FACES, "subject01.happy").read_bytes()
     else:
         whole = cv2.imencode(extension, source)[1].tobytes()
     (tmp_path / f"cut{extension}").write_bytes(whole[:len(whole) // 2])
@@ -281,11 +280,10 @@ def test_nothing_usable_names_folder_and_counts(tmp_path):
 
 
 def run_gan(*arguments):
-    return subprocess.run(
-        [sys.executable, "gan.py", "--num-epochs", "1", "--image-size", "8", "--noise-size", "4",
-         "--generator-hidden-sizes", "8,8,8", "--discriminator-hidden-sizes", "8,8,8",
-         "--sample-cell-size", "8", *arguments],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    """Run gan.py for one epoch with tiny networks, as a user would from the shell."""
+    return run_gan_command("--num-epochs", "1", "--image-size", "8", "--noise-size", "4",
+                           "--generator-hidden-sizes", "8,8,8", "--discriminator-hidden-sizes", "8,8,8",
+                           "--sample-cell-size", "8", *arguments)
 
 
 def test_gan_trains_past_bad_files(tmp_path):
@@ -307,14 +305,18 @@ def test_gan_trains_past_bad_files(tmp_path):
     assert "1 not an image (notes.txt)" in result.stdout
 
 
-def test_gan_stops_on_folder_without_images(tmp_path):
-    folder = tmp_path / "nothing"
+def test_gan_error_counts_every_skip(tmp_path):
+    folder = tmp_path / "only bad files"
     folder.mkdir()
     (folder / "notes.txt").write_text("notes")
+    (folder / "empty.png").write_bytes(b"")
+    os.symlink("missing.png", folder / "broken.png")
 
     result = run_gan("--data-dir", str(folder), "--output-dir", str(tmp_path / "out"))
 
     assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert f"No usable image in {folder}" in result.stderr
-    assert "1 not an image (notes.txt)" in result.stderr
+    assert result.stderr.startswith(f"gan.py: error: No usable image in {folder}: skipped 3 files: ")
+    counts = ["1 not an image (notes.txt)", "1 empty file (empty.png)", "1 broken symbolic link (broken.png)"]
+    for count in counts:
+        assert count in result.stderr
+    assert "--data-dir" in result.stderr

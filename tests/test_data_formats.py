@@ -1,16 +1,15 @@
 """Image formats, colour handling, orientation and sizes in the data loader."""
 
-import os
 
 import cv2
 import numpy as np
 import pytest
+from conftest import ORL_FACES, YALE_FACES
 from image_files import colour_pattern, jpeg_with_orientation, palette_png, record_calls, write_image
 
 import data
 
 SIZE = 16
-REAL_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
 def expected_pixels(gray, size=SIZE):
@@ -269,9 +268,7 @@ def test_non_ascii_and_space_paths(tmp_path):
 
 
 def test_orl_faces_all_read():
-    folder = os.path.join(REAL_DATA, "orl_faces")
-
-    images, summary = data.read_dataset(folder, 32)
+    images, summary = data.read_dataset(ORL_FACES, 32)
 
     assert images.shape == (400, 32 * 32)
     assert summary.enlarged["count"] == 0
@@ -280,13 +277,12 @@ def test_orl_faces_all_read():
 
 
 def test_yale_gifs_without_extension():
-    folder = os.path.join(REAL_DATA, "yalefaces")
     if not data.gif_decoder_available():
         with pytest.raises(data.NoImagesError, match="164 format not supported"):
-            data.read_dataset(folder, 32)
+            data.read_dataset(YALE_FACES, 32)
         return
 
-    images, summary = data.read_dataset(folder, 32)
+    images, summary = data.read_dataset(YALE_FACES, 32)
 
     assert images.shape == (164, 32 * 32)
     assert summary.skipped == {}
