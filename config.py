@@ -22,6 +22,12 @@ IMAGE_SIZE = 25
 # used (true or false). Doubles the variety of a small face set for free.
 HORIZONTAL_FLIP = True
 
+# Keep the prepared images in OUTPUT_DIR/cache (true or false), so that the
+# next start on an unchanged folder with the same IMAGE_SIZE skips decoding.
+# Costs IMAGE_SIZE squared bytes of disk per image; any change to the folder
+# or the settings rebuilds it.
+DATA_CACHE = True
+
 # --- Networks ---
 
 # Length of the noise (latent) vector that the generator turns into a face

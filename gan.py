@@ -109,6 +109,7 @@ RULES = {
     "DATA_DIR": existing_folder(),
     "IMAGE_SIZE": integer_in(8, 256),
     "HORIZONTAL_FLIP": boolean(),
+    "DATA_CACHE": boolean(),
     "NOISE_SIZE": integer_in(1, 4096),
     "GENERATOR_HIDDEN_SIZES": sizes_in(1, 16384),
     "DISCRIMINATOR_HIDDEN_SIZES": sizes_in(1, 16384),
@@ -349,7 +350,8 @@ def train(settings, stop):
     init_rng, shuffle_rng, noise_rng, fixed_noise_rng = (
         np.random.default_rng(seed) for seed in np.random.SeedSequence(settings.SEED).spawn(4))
 
-    images = load_images(settings.DATA_DIR, settings.IMAGE_SIZE)
+    cache_dir = os.path.join(settings.OUTPUT_DIR, "cache") if settings.DATA_CACHE else None
+    images = load_images(settings.DATA_DIR, settings.IMAGE_SIZE, cache_dir, excluded=[settings.OUTPUT_DIR])
     dataset = Dataset(images, settings.IMAGE_SIZE, settings.HORIZONTAL_FLIP)
     pixels = settings.IMAGE_SIZE ** 2
 
