@@ -34,6 +34,7 @@ import logging
 import os
 import tempfile
 import time
+import zlib
 
 import numpy as np
 
@@ -99,8 +100,13 @@ def read(path):
     except FileNotFoundError:
         raise CheckpointError(f"No checkpoint found at {path}.") from None
     except Exception as error:  # any failure to parse means the file is not a usable checkpoint
+        # NumPy reads any file that is not .npz or .npy as pickle, which
+        # allow_pickle=False rejects with advice to load it unsafely. Leave that out.
+        reason = f"{type(error).__name__}: {error}"
+        if "allow_pickle" in str(error):
+            reason = "not a NumPy .npz file"
         raise CheckpointError(
-            f"The checkpoint {path} cannot be read ({type(error).__name__}: {error}). It is truncated, "
+            f"The checkpoint {path} cannot be read ({reason}). It is truncated, "
             f"corrupt or not a checkpoint of gan.py, and it was left unchanged. Move it away, "
             f"{WAYS_TO_START_FRESH}."
         ) from None
@@ -285,6 +291,29 @@ def find_non_finite(named_arrays):
 # --- The training state ---
 
 
+def read_for_resume(settings):
+    """Read and check the checkpoint that training will continue from, or return None.
+
+    Returns None when training starts fresh: RESUME is false or the output
+    folder has no checkpoint. Raises CheckpointError for an unreadable
+    checkpoint or one made with other network or data settings. gan.py calls
+    this before it loads any images, so a refusal costs no loading time.
+    """
+    path = os.path.join(settings.OUTPUT_DIR, CHECKPOINT_NAME)
+    if not settings.RESUME or not os.path.exists(path):
+        return None
+    saved = read(path)
+    differences = find_config_differences(saved["config"], settings)
+    if differences:
+        raise CheckpointError(
+            f"The checkpoint {path} was made with other settings, so it was not loaded and "
+            f"was left unchanged:\n" + "\n".join(differences) + "\n"
+            f"To continue that training, set these values back (in config.py or on the command "
+            f"line); otherwise {WAYS_TO_START_FRESH}."
+        )
+    return saved
+
+
 class TrainingState:
     """Everything a checkpoint saves: the objects of a training run and the position it reached.
 
@@ -293,8 +322,9 @@ class TrainingState:
     """
 
     def __init__(self, settings, generator, discriminator, generator_optimizer, discriminator_optimizer,
-                 fixed_noise, rngs):
+                 fixed_noise, rngs, data_fingerprint):
         self.settings = settings
+        self.data_fingerprint = data_fingerprint  # see fingerprint_images
         self.path = os.path.join(settings.OUTPUT_DIR, CHECKPOINT_NAME)
         self.networks = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {"generator": generator_optimizer, "discriminator": discriminator_optimizer}
@@ -309,11 +339,12 @@ class TrainingState:
 
     # --- Starting ---
 
-    def resume_or_start(self):
-        """Restore the output folder's checkpoint unless RESUME is false; return True if restored.
+    def resume_or_start(self, saved):
+        """Restore the checkpoint that read_for_resume returned, or start fresh if it returned None.
 
-        Starting fresh moves the earlier run's files into a subfolder. Raises
-        CheckpointError for an unwritable folder or an unusable checkpoint.
+        Return True if a checkpoint was restored. Starting fresh moves the
+        earlier run's files into a subfolder. Raises CheckpointError for an
+        unwritable folder or a checkpoint that does not fit the networks.
         """
         folder = self.settings.OUTPUT_DIR
         check_writable(folder)
@@ -321,24 +352,16 @@ class TrainingState:
         if not self.settings.RESUME:
             move_earlier_run_aside(folder, "Starting fresh because RESUME is false")
             return False
-        if not os.path.exists(self.path):
+        if saved is None:
             move_earlier_run_aside(folder, f"No checkpoint in {folder}, so training starts fresh")
             return False
 
-        self.restore(read(self.path))
+        self.restore(saved)
         log.info("Resuming from %s, %s.", self.path, self.describe_position())
         return True
 
     def restore(self, checkpoint):
         """Overwrite the training objects and position with those of a checkpoint read by read()."""
-        differences = find_config_differences(checkpoint["config"], self.settings)
-        if differences:
-            raise CheckpointError(
-                f"The checkpoint {self.path} was made with other settings, so it was not loaded and "
-                f"was left unchanged:\n" + "\n".join(differences) + "\n"
-                f"To continue that training, set these values back (in config.py or on the command "
-                f"line); otherwise {WAYS_TO_START_FRESH}."
-            )
         try:
             self.restore_arrays_and_state(checkpoint["arrays"], checkpoint["state"])
         except (KeyError, TypeError, ValueError) as error:
@@ -348,6 +371,12 @@ class TrainingState:
                 f"away, {WAYS_TO_START_FRESH}."
             ) from None
         self.saved_position = (self.epoch, self.step)
+
+        saved_fingerprint = checkpoint["state"].get("data_fingerprint")
+        if saved_fingerprint != self.data_fingerprint:
+            log.warning("The training images changed since the checkpoint was saved (%s then, %s now), "
+                        "so this run will not match an unbroken run on the old images.",
+                        saved_fingerprint, self.data_fingerprint)
 
         saved_batch_size = checkpoint["config"].get("BATCH_SIZE")
         if self.step and saved_batch_size != self.settings.BATCH_SIZE:
@@ -492,11 +521,17 @@ class TrainingState:
             "optimizer_steps": optimizer_steps,
             "history_columns": columns,
             "history_integer_columns": integer_columns,
+            "data_fingerprint": self.data_fingerprint,
         }
         arrays["format"] = np.array(FORMAT)
         arrays["config"] = np.array(json.dumps(vars(self.settings)))
         arrays["state"] = np.array(json.dumps(state))
         return arrays
+
+
+def fingerprint_images(images):
+    """Return a short text that changes when the prepared training images change: count and CRC-32."""
+    return f"{len(images)} images, CRC-32 {zlib.crc32(images):08x}"
 
 
 def numbered(prefix, arrays):

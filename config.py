@@ -34,13 +34,14 @@ DATA_CACHE = True
 # (1 to 4096). Too small limits variety; larger mainly costs memory.
 NOISE_SIZE = 100
 
-# Widths of the generator's three sigmoid hidden layers, from the noise vector
-# towards the image (each 1 to 16384). Wider layers can draw finer faces but
-# train more slowly.
+# Widths of the generator's sigmoid hidden layers, from the noise vector
+# towards the image (each 1 to 16384). The design has three; any other count
+# of layers also works, for experiments. Wider layers can draw finer faces
+# but train more slowly.
 GENERATOR_HIDDEN_SIZES = (256, 512, 1024)
 
-# Widths of the discriminator's three sigmoid hidden layers, from the image
-# towards its single output (each 1 to 16384).
+# Widths of the discriminator's sigmoid hidden layers, from the image towards
+# its single output (each 1 to 16384). The design has three, as above.
 DISCRIMINATOR_HIDDEN_SIZES = (1024, 512, 256)
 
 # --- Training ---

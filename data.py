@@ -588,7 +588,8 @@ def read_cache(path, key, folder, size):
         if images.dtype != np.uint8 or images.ndim != 2 or images.shape != (summary.used, size * size):
             raise ValueError(f"images of shape {images.shape} and type {images.dtype}")
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-        log.warning("The cache %s is damaged (%s); rebuilding it.", path, error)
+        reason = "not a NumPy .npz file" if "allow_pickle" in str(error) else error
+        log.warning("The cache %s is damaged (%s), so it is rebuilt.", path, reason)
         return None
     summary.from_cache = True
     return images, summary
@@ -644,10 +645,15 @@ def load_images(folder, size, cache_dir=None, excluded=()):
     return images
 
 
+def plural(count, noun):
+    """Return the count with its noun, "1 file" or "2 files"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def no_images_message(folder, summary):
     message = f"No usable image in {folder}"
     if summary.skipped:
-        message += f": skipped {summary.skipped_count()} files: {summary.describe_skips()}"
+        message += f": skipped {summary.skipped_count()}: {summary.describe_skips()}"
     message += (". Put PNG, JPEG, PGM/PPM, BMP, TIFF, WebP or GIF images there, "
                 "or choose another folder with --data-dir.")
     if TOO_SMALL in summary.skipped:
@@ -660,15 +666,15 @@ def log_summary(summary, seconds, cache_file):
     line = (f"Loaded {summary.used} images of {summary.size}x{summary.size} from {summary.folder} "
             f"in {seconds:.1f}s, read from {source}")
     if summary.skipped:
-        line += f"; skipped {summary.skipped_count()} files: {summary.describe_skips()}"
+        line += f"; skipped {summary.skipped_count()}: {summary.describe_skips()}"
     log.info("%s.", line)
     enlarged = summary.enlarged
     if enlarged["count"]:
         more = ", ..." if enlarged["count"] > len(enlarged["names"]) else ""
-        log.warning("%d images are smaller than %dx%d and were enlarged, which blurs them (%s%s). "
+        log.warning("Enlarged %s smaller than %dx%d, which blurs them (%s%s). "
                     "--image-size %d or less avoids this.",
-                    enlarged["count"], summary.size, summary.size, ", ".join(enlarged["names"]), more,
-                    enlarged["smallest_side"])
+                    plural(enlarged["count"], "image"), summary.size, summary.size,
+                    ", ".join(enlarged["names"]), more, enlarged["smallest_side"])
 
 
 class Dataset:

@@ -46,7 +46,7 @@ PYTHON_VALUES_HINT = ("config.py takes Python values: True or False, numbers wit
 PATH_SETTINGS = ("DATA_DIR", "OUTPUT_DIR")
 STRING_SETTINGS = (*PATH_SETTINGS, "OPTIMIZER")
 SAMPLE_GRID_SIDE = report.GRID_COLUMNS  # the sample grid shows 8 x 8 = 64 faces
-EXIT_INTERRUPTED = 130  # the shell's usual status for a program stopped by SIGINT
+EXIT_INTERRUPTED = 130  # the shell's usual status for a program stopped by SIGINT (128 + 2)
 MAX_GENERATED_FACES = 100_000  # largest N of --generate
 
 
@@ -155,9 +155,9 @@ def parse_value(text, default):
     """Convert a command-line string to the type of the setting's default value in config.py."""
     if isinstance(default, bool):
         lowered = text.strip().lower()
-        if lowered in ("true", "yes", "on", "1"):
+        if lowered == "true":
             return True
-        if lowered in ("false", "no", "off", "0"):
+        if lowered == "false":
             return False
         raise ValueError(text)
     if isinstance(default, tuple):
@@ -242,9 +242,11 @@ def load_settings(argv=None):
 
         # An empty path stays empty so that its check fails: made absolute,
         # it would silently mean the current folder.
+        # realpath makes one folder one value, however it is spelled (a trailing
+        # slash, "..", a symbolic link), so a checkpoint recognises its data.
         if setting in PATH_SETTINGS and isinstance(value, str) and value.strip():
             folder = CONFIG_FOLDER if given is None else os.getcwd()
-            value = os.path.join(folder, os.path.expanduser(value))
+            value = os.path.realpath(os.path.join(folder, os.path.expanduser(value)))
         if not check(value):
             raise SettingsError(f"Invalid {setting} {shown}: expected {valid_range}. {fix}")
         setattr(settings, setting, value)
@@ -288,6 +290,7 @@ class StopRequest:
     def __init__(self):
         self.requested = False
         self.source = "Ctrl+C"  # what requested the stop, for the log
+        self.exit_status = EXIT_INTERRUPTED
 
     def install(self):
         signal.signal(signal.SIGINT, self.handle)
@@ -295,12 +298,17 @@ class StopRequest:
 
     def handle(self, signum, frame):
         name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
+        # 128 + the signal's number is the status shells report for a program
+        # that a signal stopped: 130 for SIGINT, 143 for SIGTERM.
+        status = 128 + signum
         if self.requested:
             sys.stderr.write(f"\nSecond {name}: exiting at once.\n")
-            os._exit(EXIT_INTERRUPTED)
+            os._exit(status)
         self.requested = True
         self.source = name
-        sys.stderr.write(f"\n{name}: stopping after this step. Press Ctrl+C again to exit at once.\n")
+        self.exit_status = status
+        again = "Press Ctrl+C" if signum == signal.SIGINT else f"Send {name}"
+        sys.stderr.write(f"\n{name}: stopping after this step. {again} again to exit at once.\n")
 
 
 # --- Training ---
@@ -350,6 +358,9 @@ def train(settings, stop):
     init_rng, shuffle_rng, noise_rng, fixed_noise_rng = (
         np.random.default_rng(seed) for seed in np.random.SeedSequence(settings.SEED).spawn(4))
 
+    # Refuse an unusable checkpoint before the slow work of loading the images.
+    saved = checkpoint.read_for_resume(settings)
+
     cache_dir = os.path.join(settings.OUTPUT_DIR, "cache") if settings.DATA_CACHE else None
     images = load_images(settings.DATA_DIR, settings.IMAGE_SIZE, cache_dir, excluded=[settings.OUTPUT_DIR])
     dataset = Dataset(images, settings.IMAGE_SIZE, settings.HORIZONTAL_FLIP)
@@ -367,16 +378,18 @@ def train(settings, stop):
     os.makedirs(settings.OUTPUT_DIR, exist_ok=True)
     rngs = {"init": init_rng, "shuffle": shuffle_rng, "noise": noise_rng, "fixed_noise": fixed_noise_rng}
     run = checkpoint.TrainingState(settings, generator, discriminator, generator_optimizer,
-                                   discriminator_optimizer, fixed_noise, rngs)
-    if not run.resume_or_start():
+                                   discriminator_optimizer, fixed_noise, rngs,
+                                   checkpoint.fingerprint_images(images))
+    if not run.resume_or_start(saved):
         write_samples(generator, fixed_noise, settings, "samples_epoch_0000.png")
     if run.epoch >= settings.NUM_EPOCHS:
         log.info("Training already reached epoch %d, and NUM_EPOCHS is %d. Raise --num-epochs to "
                  "train longer, or use --resume false to start fresh.", run.epoch, settings.NUM_EPOCHS)
         return 0
     batches_per_epoch = dataset.batches_per_epoch(settings.BATCH_SIZE)
-    log.info("Training until epoch %d, %d batches per epoch; sample grids go to %s",
-             settings.NUM_EPOCHS, batches_per_epoch, settings.OUTPUT_DIR)
+    log.info("Training until epoch %d with %d mini-batches of up to %d images per epoch; "
+             "sample grids go to %s", settings.NUM_EPOCHS, batches_per_epoch, settings.BATCH_SIZE,
+             settings.OUTPUT_DIR)
     progress = report.ProgressLine(batches_per_epoch, settings.NUM_EPOCHS, settings.PROGRESS_INTERVAL)
 
     history = run.history  # one dict of figures per finished epoch, restored on resume
@@ -427,7 +440,7 @@ def train(settings, stop):
     log.info("Final sample grid: %s (also latest.png)", final_path)
     report.write_run_outputs(history, generator, dataset.images, settings)
     log.info("All outputs are in %s", settings.OUTPUT_DIR)
-    return EXIT_INTERRUPTED if stop.requested else 0
+    return stop.exit_status if stop.requested else 0
 
 
 def configure_logging():

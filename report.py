@@ -477,7 +477,8 @@ def write_timelapse(output_dir, last_epoch):
     written = write_video(os.path.join(output_dir, "timelapse"), frames(), frame_size, TIMELAPSE_FPS)
     if written:
         path, name, count = written
-        log.info("Timelapse: %s (%s, %d frames at %d per second)", path, name, count, TIMELAPSE_FPS)
+        log.info("Timelapse: %s (%s, %d frame%s at %d per second)", path, name, count,
+                 "" if count == 1 else "s", TIMELAPSE_FPS)
     return written
 
 
@@ -661,7 +662,8 @@ def write_generated_faces(generator, count, noise_size, image_size, cell_size, o
     for name, face in zip(names, pixels, strict=True):
         write_png(os.path.join(folder, name), face)
     shown = min(count, GENERATED_GRID_FACES)
-    write_png(os.path.join(folder, "grid.png"), make_grid(images[:shown], image_size, cell_size))
+    grid = make_grid(images[:shown], image_size, cell_size, columns=min(shown, GRID_COLUMNS))
+    write_png(os.path.join(folder, "grid.png"), grid)
     log.info("Wrote %d faces of %dx%d pixels (%s to %s) and grid.png with the first %d to %s",
              count, image_size, image_size, names[0], names[-1], shown, folder)
     return folder

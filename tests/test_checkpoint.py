@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -179,7 +180,7 @@ def test_sigterm_saves_checkpoint_like_ctrl_c(tmp_path):
     process.send_signal(signal.SIGTERM)
     returncode, stdout, stderr = finish(process)
 
-    assert returncode == gan.EXIT_INTERRUPTED
+    assert returncode == 128 + signal.SIGTERM
     assert "SIGTERM: stopping after this step" in stderr
     assert "Checkpoint saved" in stdout
     assert position(read_checkpoint(tmp_path)) > (1, 0)
@@ -244,6 +245,7 @@ def test_damaged_checkpoint_is_reported_and_kept(tmp_path, damage):
     assert "Traceback" not in result.stderr
     assert f"The checkpoint {path} cannot be read" in result.stderr
     assert "left unchanged" in result.stderr
+    assert "allow_pickle" not in result.stderr
     assert path.read_bytes() == damaged
 
 
@@ -312,7 +314,7 @@ def test_nan_weight_stops_training_and_keeps_checkpoint(tmp_path, monkeypatch, c
 
 
 def test_infinite_loss_stops_training(tmp_path):
-    state = checkpoint.TrainingState(tiny_settings(tmp_path), *[None] * 4, None, {})
+    state = checkpoint.TrainingState(tiny_settings(tmp_path), *[None] * 4, None, {}, None)
     state.networks = {}
 
     with pytest.raises(checkpoint.TrainingDiverged, match="the generator loss became NaN or infinite"):
@@ -395,3 +397,47 @@ def test_load_generator_matches_training(tmp_path):
     assert images.shape == (64, 144)
     with np.load(tmp_path / "checkpoint.npz", allow_pickle=False) as raw:
         assert json.loads(str(raw["config"]))["GENERATOR_HIDDEN_SIZES"] == [16, 16, 16]
+
+
+def test_same_folder_spelled_differently_resumes(tmp_path):
+    first = run_gan(tmp_path, "--num-epochs", "1", "--data-dir", "faces/")
+    assert first.returncode == 0, first.stderr
+    link = tmp_path / "faces link"
+    link.symlink_to(os.path.join(REPO, "faces"))
+
+    spelled = f"{tmp_path}/../{tmp_path.name}/faces link/"
+    result = run_gan(tmp_path, "--num-epochs", "2", "--data-dir", spelled)
+
+    assert result.returncode == 0, result.stderr
+    assert "Resuming from" in result.stdout
+    assert position(read_checkpoint(tmp_path)) == (2, 0)
+
+
+def test_other_settings_refused_before_loading(tmp_path):
+    first = run_gan(tmp_path, "--num-epochs", "1")
+    assert first.returncode == 0, first.stderr
+    caches = {path: path.read_bytes() for path in (tmp_path / "cache").iterdir()}
+
+    result = run_gan(tmp_path, "--num-epochs", "2", "--image-size", "10")
+
+    assert result.returncode == 1
+    assert "IMAGE_SIZE: checkpoint 12, now 10" in result.stderr
+    assert "Loaded" not in result.stdout
+    assert {path: path.read_bytes() for path in (tmp_path / "cache").iterdir()} == caches
+
+
+def test_changed_images_warn_on_resume(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(os.path.join(REPO, "faces"), data)
+    output = tmp_path / "out"
+    first = run_gan(output, "--num-epochs", "1", "--data-dir", str(data))
+    assert first.returncode == 0, first.stderr
+    unchanged = run_gan(output, "--num-epochs", "2", "--data-dir", str(data))
+    assert "training images changed" not in unchanged.stderr
+    os.remove(data / "lfw_000.png")
+
+    result = run_gan(output, "--num-epochs", "3", "--data-dir", str(data))
+
+    assert result.returncode == 0, result.stderr
+    assert "The training images changed since the checkpoint was saved (100 images" in result.stderr
+    assert "99 images" in result.stderr

@@ -124,6 +124,7 @@ def test_help_lists_every_setting(repo):
         (["--optimizer", "rmsprop"], "OPTIMIZER 'rmsprop'"),
         (["--generator-hidden-sizes", "64,x,64"], "GENERATOR_HIDDEN_SIZES '64,x,64'"),
         (["--horizontal-flip", "maybe"], "HORIZONTAL_FLIP 'maybe'"),
+        (["--resume", "yes"], "RESUME 'yes'"),
     ],
 )
 def test_invalid_setting_one_line(tmp_path, arguments, expected):

@@ -95,7 +95,7 @@ def test_unreadable_files_skipped(tmp_path, caplog):
     assert "broken.jpg" in caplog.text
     assert "empty.png" in caplog.text
     assert "notes.txt" in caplog.text
-    assert "skipped 3 files" in caplog.text
+    assert "skipped 3: " in caplog.text
 
 
 def test_empty_folder_names_folder(tmp_path):

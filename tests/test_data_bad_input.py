@@ -315,7 +315,7 @@ def test_gan_error_counts_every_skip(tmp_path):
     result = run_gan("--data-dir", str(folder), "--output-dir", str(tmp_path / "out"))
 
     assert result.returncode == 1
-    assert result.stderr.startswith(f"gan.py: error: No usable image in {folder}: skipped 3 files: ")
+    assert result.stderr.startswith(f"gan.py: error: No usable image in {folder}: skipped 3: ")
     counts = ["1 not an image (notes.txt)", "1 empty file (empty.png)", "1 broken symbolic link (broken.png)"]
     for count in counts:
         assert count in result.stderr
