@@ -13,6 +13,8 @@ loading pickled data can run code and people share checkpoints. It contains:
     state                       JSON string: epoch and step reached, random generator states,
                                 optimiser step counts, sums of the unfinished epoch, history columns
     generator.param.N           the generator's parameters, in Generator.parameters() order
+    sampler.param.N             the same for the generator that draws the samples (a moving
+                                average of the generator's weights, or a copy of them)
     discriminator.param.N       the same for the discriminator
     generator.adam_m.N, ...     Adam's first and second moments (adam_v), with Adam only
     fixed_noise.0               (64, NOISE_SIZE) noise vectors of the sample grids
@@ -53,6 +55,7 @@ TEMPORARY_SUFFIX = ".npz.tmp"
 SHAPING_SETTINGS = (
     "DATA_DIR", "IMAGE_SIZE", "NOISE_SIZE",
     "GENERATOR_HIDDEN_SIZES", "DISCRIMINATOR_HIDDEN_SIZES", "OPTIMIZER",
+    "GENERATOR_NORMALIZATION", "DISCRIMINATOR_NORMALIZATION", "MINIBATCH_STD_GROUP",
 )
 
 # Files that a training run writes into the output folder. Starting fresh
@@ -122,10 +125,15 @@ def load_generator(path):
     """
     checkpoint = read(path)
     config = checkpoint["config"]
+    arrays = checkpoint["arrays"]
     try:
         generator = Generator(config["NOISE_SIZE"], tuple(config["GENERATOR_HIDDEN_SIZES"]),
-                              config["IMAGE_SIZE"] ** 2, np.random.default_rng(0))
-        copy_arrays(checkpoint["arrays"], "generator.param", generator.parameters())
+                              config["IMAGE_SIZE"] ** 2, np.random.default_rng(0),
+                              normalization=config.get("GENERATOR_NORMALIZATION", "none"))
+        # The sampler is the generator whose samples the run showed and scored.
+        prefix = "sampler.param" if "sampler.param.0" in arrays else "generator.param"
+        copy_arrays(arrays, prefix, generator.parameters())
+        generator.freeze_batch_statistics()
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(
             f"The checkpoint {path} does not contain a usable generator ({type(error).__name__}: {error})."
@@ -322,11 +330,13 @@ class TrainingState:
     """
 
     def __init__(self, settings, generator, discriminator, generator_optimizer, discriminator_optimizer,
-                 fixed_noise, rngs, data_fingerprint):
+                 fixed_noise, rngs, data_fingerprint, sampler=None):
         self.settings = settings
         self.data_fingerprint = data_fingerprint  # see fingerprint_images
         self.path = os.path.join(settings.OUTPUT_DIR, CHECKPOINT_NAME)
         self.networks = {"generator": generator, "discriminator": discriminator}
+        if sampler is not None:
+            self.networks["sampler"] = sampler
         self.optimizers = {"generator": generator_optimizer, "discriminator": discriminator_optimizer}
         self.fixed_noise = fixed_noise
         self.rngs = rngs  # name to np.random.Generator; "shuffle" orders and flips the batches
@@ -389,7 +399,9 @@ class TrainingState:
 
     def restore_arrays_and_state(self, arrays, state):
         for name, network in self.networks.items():
-            copy_arrays(arrays, f"{name}.param", network.parameters())
+            # A checkpoint without a sampler starts the sampler from the generator.
+            prefix = "generator" if name == "sampler" and "sampler.param.0" not in arrays else name
+            copy_arrays(arrays, f"{prefix}.param", network.parameters())
         for name, optimizer in self.optimizers.items():
             if isinstance(optimizer, Adam):
                 copy_arrays(arrays, f"{name}.adam_m", optimizer.first_moments)

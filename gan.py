@@ -26,7 +26,17 @@ import numpy as np
 import checkpoint
 import report
 from data import Dataset, NoImagesError, load_images
-from networks import SGD, Adam, Discriminator, Generator, bce_with_logits, sigmoid
+from networks import (
+    SGD,
+    Adam,
+    Discriminator,
+    Generator,
+    WeightAverage,
+    bce_with_logits,
+    init_for_sigmoid,
+    sigmoid,
+)
+from quality import QualityMeter
 from report import format_duration, make_grid, write_png
 
 try:
@@ -79,6 +89,13 @@ def below_one():
     return check, "a number from 0 up to but not including 1"
 
 
+def average_decay():
+    def check(value):
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number and (value == 0 or 0.5 <= value < 1)
+    return check, "0 (off) or a number from 0.5 up to but not including 1"
+
+
 def sizes_in(low, high):
     def check(value):
         return (isinstance(value, tuple) and len(value) >= 1
@@ -113,16 +130,26 @@ RULES = {
     "NOISE_SIZE": integer_in(1, 4096),
     "GENERATOR_HIDDEN_SIZES": sizes_in(1, 16384),
     "DISCRIMINATOR_HIDDEN_SIZES": sizes_in(1, 16384),
+    "GENERATOR_NORMALIZATION": one_of("none", "batch", "layer"),
+    "DISCRIMINATOR_NORMALIZATION": one_of("none", "layer"),
+    "MINIBATCH_STD_GROUP": integer_in(0, 64),
+    "CENTRE_INPUTS": boolean(),
+    "SIGMOID_INIT": boolean(),
     "NUM_EPOCHS": integer_in(1, 1_000_000),
     "BATCH_SIZE": integer_in(1, 65536),
     "OPTIMIZER": one_of("adam", "sgd"),
     "LEARNING_RATE": number_in(0, 1, include_low=False),
+    "DISCRIMINATOR_LEARNING_RATE": number_in(0, 1, include_low=True),
     "ADAM_BETA1": below_one(),
     "ADAM_BETA2": below_one(),
     "ADAM_EPSILON": number_in(0, 1, include_low=False),
+    "REAL_LABEL": number_in(0.5, 1, include_low=True),
+    "INSTANCE_NOISE": number_in(0, 1, include_low=True),
+    "GENERATOR_AVERAGE_DECAY": average_decay(),
     "SEED": integer_in(0, 2**32 - 1),
     "OUTPUT_DIR": writable_folder_path(),
     "SAMPLE_EVERY": integer_in(1, 1_000_000),
+    "QUALITY_EVERY": integer_in(0, 1_000_000),
     "SAMPLE_CELL_SIZE": integer_in(8, 512),
     "CHECKPOINT_EVERY": integer_in(1, 1_000_000),
     "RESUME": boolean(),
@@ -250,6 +277,13 @@ def load_settings(argv=None):
         if not check(value):
             raise SettingsError(f"Invalid {setting} {shown}: expected {valid_range}. {fix}")
         setattr(settings, setting, value)
+    # NOTE: a last batch of one image, left when the image count is one more
+    # than a multiple of BATCH_SIZE, still reaches batch normalisation. That
+    # step teaches the generator nothing, because the normalised values are 0.
+    if settings.BATCH_SIZE == 1 and settings.GENERATOR_NORMALIZATION == "batch":
+        raise SettingsError("Invalid BATCH_SIZE 1 with GENERATOR_NORMALIZATION \"batch\": batch "
+                            "normalisation needs at least 2 images per batch. Raise --batch-size, or "
+                            "choose --generator-normalization layer or none.")
     settings.generate = parse_face_count(arguments.generate)
     return settings
 
@@ -270,6 +304,7 @@ def describe_config_error(error):
 
 def write_samples(generator, fixed_noise, settings, name):
     """Write the fixed-noise sample grid as name and as latest.png in the output folder."""
+    generator.freeze_batch_statistics()
     images, _ = generator.forward(fixed_noise)
     grid = make_grid(images, settings.IMAGE_SIZE, settings.SAMPLE_CELL_SIZE)
     path = os.path.join(settings.OUTPUT_DIR, name)
@@ -314,23 +349,68 @@ class StopRequest:
 # --- Training ---
 
 
-def make_optimizer(parameters, settings):
+def make_optimizer(parameters, settings, learning_rate):
     if settings.OPTIMIZER == "sgd":
-        return SGD(parameters, settings.LEARNING_RATE)
-    return Adam(parameters, settings.LEARNING_RATE,
+        return SGD(parameters, learning_rate)
+    return Adam(parameters, learning_rate,
                 settings.ADAM_BETA1, settings.ADAM_BETA2, settings.ADAM_EPSILON)
 
 
-def train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise):
-    """Run one discriminator step and one generator step, and return the batch's losses and D outputs."""
+def build_networks(settings, images, rng):
+    """Return the generator, the discriminator, the sampler and the WeightAverage that updates it.
+
+    The sampler is a second generator that draws every sample: a moving
+    average of the trained generator's weights, or with
+    GENERATOR_AVERAGE_DECAY 0 a copy of them. Because it is never trained,
+    its batch normalisation can use fixed statistics (see
+    Generator.freeze_batch_statistics), so it draws any number of faces.
+    """
+    pixels = settings.IMAGE_SIZE ** 2
+    generator_shape = (settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels)
+    generator = Generator(*generator_shape, rng, normalization=settings.GENERATOR_NORMALIZATION)
+    mean_image = images.mean(axis=0) / 255.0
+    discriminator = Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, rng,
+                                  normalization=settings.DISCRIMINATOR_NORMALIZATION,
+                                  minibatch_std_group=settings.MINIBATCH_STD_GROUP,
+                                  input_offset=mean_image if settings.CENTRE_INPUTS else None)
+    if settings.SIGMOID_INIT:
+        init_for_sigmoid(generator)
+    sampler = Generator(*generator_shape, rng, normalization=settings.GENERATOR_NORMALIZATION)
+    weight_average = WeightAverage(generator, sampler, settings.GENERATOR_AVERAGE_DECAY)
+    return generator, discriminator, sampler, weight_average
+
+
+def score_samples(meter, sampler, noise, label="quality"):
+    """Return the quality figures of the samples that sampler draws from noise, and log them."""
+    sampler.freeze_batch_statistics()
+    images, _ = sampler.forward(noise)
+    scores = meter.score(images)
+    log.info("%s  Frechet distance %.2f (floor %.2f, ratio %.2f)  precision %.2f  recall %.2f",
+             label, scores["frechet_distance"], meter.floor, scores["frechet_distance"] / meter.floor,
+             scores["precision"], scores["recall"])
+    return scores
+
+
+def train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise,
+               real_label=1.0, instance_noise=None):
+    """Run one discriminator step and one generator step, and return the batch's losses and D outputs.
+
+    real_label is the target of real images (below 1 for one-sided label
+    smoothing). instance_noise, if given, is an array of Gaussian noise of
+    shape (3 * batch, pixels): its first two thirds are added to the
+    discriminator's inputs in its own step, the last third in the generator's.
+    """
     batch = len(real)
 
     fake, generator_caches = generator.forward(noise)  # (batch, pixels) in [0, 1]
 
-    # Discriminator step: real images have label 1, generated images label 0.
+    # Discriminator step: real images have label real_label, generated images label 0.
     # Both halves go through one forward pass, whose caches stay local here.
-    logits, caches = discriminator.forward(np.concatenate([real, fake]))
-    loss_real, grad_real = bce_with_logits(logits[:batch], 1.0)
+    inputs = np.concatenate([real, fake])
+    if instance_noise is not None:
+        inputs += instance_noise[:2 * batch]
+    logits, caches = discriminator.forward(inputs)
+    loss_real, grad_real = bce_with_logits(logits[:batch], real_label)
     loss_fake, grad_fake = bce_with_logits(logits[batch:], 0.0)
     _, discriminator_grads = discriminator.backward(
         caches, np.concatenate([grad_real, grad_fake]), need_input_grad=False)
@@ -339,6 +419,8 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     # Generator step with the non-saturating loss: it maximises log D(G(z)) by
     # minimising the cross-entropy of D's output on generated images against
     # label 1. Only D's input gradient is needed here, not its weight gradients.
+    if instance_noise is not None:
+        fake = fake + instance_noise[2 * batch:]
     fake_logits, caches = discriminator.forward(fake)
     generator_loss, grad_logits = bce_with_logits(fake_logits, 1.0)
     grad_fake_images, _ = discriminator.backward(caches, grad_logits, need_param_grads=False)
@@ -355,8 +437,8 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
 
 def train(settings, stop):
     """Train on settings.DATA_DIR, writing sample grids to settings.OUTPUT_DIR, and return the exit status."""
-    init_rng, shuffle_rng, noise_rng, fixed_noise_rng = (
-        np.random.default_rng(seed) for seed in np.random.SeedSequence(settings.SEED).spawn(4))
+    init_rng, shuffle_rng, noise_rng, fixed_noise_rng, quality_rng = (
+        np.random.default_rng(seed) for seed in np.random.SeedSequence(settings.SEED).spawn(5))
 
     # Refuse an unusable checkpoint before the slow work of loading the images.
     saved = checkpoint.read_for_resume(settings)
@@ -366,12 +448,23 @@ def train(settings, stop):
     dataset = Dataset(images, settings.IMAGE_SIZE, settings.HORIZONTAL_FLIP)
     pixels = settings.IMAGE_SIZE ** 2
 
-    generator = Generator(settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels, init_rng)
-    discriminator = Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, init_rng)
-    generator_optimizer = make_optimizer(generator.parameters(), settings)
-    discriminator_optimizer = make_optimizer(discriminator.parameters(), settings)
+    generator, discriminator, sampler, weight_average = build_networks(settings, images, init_rng)
+    generator_optimizer = make_optimizer(generator.parameters(), settings, settings.LEARNING_RATE)
+    discriminator_optimizer = make_optimizer(
+        discriminator.parameters(), settings, settings.DISCRIMINATOR_LEARNING_RATE or settings.LEARNING_RATE)
     fixed_noise = fixed_noise_rng.standard_normal(
         (SAMPLE_GRID_SIDE ** 2, settings.NOISE_SIZE), dtype=np.float32)
+    instance_noise = None
+
+    # The quality meter fits its feature space and its floor once, and then
+    # scores as many samples as its reference set has images, from fixed noise.
+    meter = None
+    if settings.QUALITY_EVERY:
+        meter = QualityMeter(images / 255.0, quality_rng, settings.IMAGE_SIZE, settings.HORIZONTAL_FLIP)
+        quality_noise = quality_rng.standard_normal(
+            (meter.sample_count, settings.NOISE_SIZE), dtype=np.float32)
+        log.info("Quality floor (Frechet distance between two halves of the training set): %.2f",
+                 meter.floor)
 
     # Continue from the checkpoint in the output folder, which overwrites the
     # objects above in place, or start fresh.
@@ -379,14 +472,16 @@ def train(settings, stop):
     rngs = {"init": init_rng, "shuffle": shuffle_rng, "noise": noise_rng, "fixed_noise": fixed_noise_rng}
     run = checkpoint.TrainingState(settings, generator, discriminator, generator_optimizer,
                                    discriminator_optimizer, fixed_noise, rngs,
-                                   checkpoint.fingerprint_images(images))
-    if not run.resume_or_start(saved):
-        write_samples(generator, fixed_noise, settings, "samples_epoch_0000.png")
+                                   checkpoint.fingerprint_images(images), sampler)
+    resumed = run.resume_or_start(saved)
+    batches_per_epoch = dataset.batches_per_epoch(settings.BATCH_SIZE)
+    weight_average.update_count = run.epoch * batches_per_epoch + run.step  # its warm-up goes on
+    if not resumed:
+        write_samples(sampler, fixed_noise, settings, "samples_epoch_0000.png")
     if run.epoch >= settings.NUM_EPOCHS:
         log.info("Training already reached epoch %d, and NUM_EPOCHS is %d. Raise --num-epochs to "
                  "train longer, or use --resume false to start fresh.", run.epoch, settings.NUM_EPOCHS)
         return 0
-    batches_per_epoch = dataset.batches_per_epoch(settings.BATCH_SIZE)
     log.info("Training until epoch %d with %d mini-batches of up to %d images per epoch; "
              "sample grids go to %s", settings.NUM_EPOCHS, batches_per_epoch, settings.BATCH_SIZE,
              settings.OUTPUT_DIR)
@@ -401,8 +496,13 @@ def train(settings, stop):
         for real in run.epoch_batches(dataset, settings.BATCH_SIZE):  # only the batches still to train
             # Sample the noise, then train D and G on one batch.
             noise = noise_rng.standard_normal((len(real), settings.NOISE_SIZE), dtype=np.float32)
+            if settings.INSTANCE_NOISE:  # for the discriminator's inputs in both steps
+                instance_noise = noise_rng.standard_normal((3 * len(real), pixels), dtype=np.float32)
+                instance_noise *= np.float32(settings.INSTANCE_NOISE)
             results = train_step(real, generator, discriminator,
-                                 generator_optimizer, discriminator_optimizer, noise)
+                                 generator_optimizer, discriminator_optimizer, noise,
+                                 settings.REAL_LABEL, instance_noise)
+            weight_average.update()
             run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss or weight
             progress.update(run.step, len(real))
             if stop.requested:
@@ -414,6 +514,10 @@ def train(settings, stop):
         # One row of per-epoch figures: the means over the epoch's batches.
         row = {"epoch": epoch, **run.finish_epoch()}
         row["seconds"] = time.perf_counter() - epoch_start
+        # Quality figures every QUALITY_EVERY epochs, stored in this epoch's row.
+        if meter is not None and epoch % settings.QUALITY_EVERY == 0:
+            row.update(score_samples(meter, sampler, quality_noise))
+            row["frechet_floor"] = meter.floor
         history.append(row)
         report.write_history_csv(history, os.path.join(settings.OUTPUT_DIR, "history.csv"))
         remaining = (time.perf_counter() - start) / (epoch - first_epoch + 1) * (settings.NUM_EPOCHS - epoch)
@@ -424,7 +528,7 @@ def train(settings, stop):
 
         # Save a sample grid and a checkpoint when their epochs come.
         if epoch % settings.SAMPLE_EVERY == 0:
-            write_samples(generator, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
+            write_samples(sampler, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
         if epoch % settings.CHECKPOINT_EVERY == 0:
             run.save()
         if epoch % settings.CHART_EVERY == 0:
@@ -436,9 +540,13 @@ def train(settings, stop):
     if stop.requested:
         log.info("Stopped by %s %s.", stop.source, run.describe_position())
     run.save()
-    final_path = write_samples(generator, fixed_noise, settings, "final.png")
+    # Score the final weights too, unless the last finished epoch just did.
+    if meter is not None and (stop.requested or not history or "precision" not in history[-1]):
+        score_samples(meter, sampler, quality_noise, "final quality")
+    final_path = write_samples(sampler, fixed_noise, settings, "final.png")
     log.info("Final sample grid: %s (also latest.png)", final_path)
-    report.write_run_outputs(history, generator, dataset.images, settings)
+    sampler.freeze_batch_statistics()
+    report.write_run_outputs(history, sampler, dataset.images, settings)
     log.info("All outputs are in %s", settings.OUTPUT_DIR)
     return stop.exit_status if stop.requested else 0
 

@@ -108,7 +108,7 @@ def test_help_lists_every_setting(repo):
     assert result.returncode == 0
     for name in [n for n in vars(config) if n.isupper()]:
         assert "--" + name.lower().replace("_", "-") in text
-    assert "(default: 0.001)" in text
+    assert "(default: 0.0002)" in text
     assert "(default: 64)" in text
     assert "(default: 200)" in text
 
