@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 import traceback
+from collections import defaultdict
 from types import SimpleNamespace
 
 import numpy as np
@@ -32,6 +33,7 @@ from networks import (
     Discriminator,
     Generator,
     WeightAverage,
+    Workspace,
     bce_with_logits,
     init_for_sigmoid,
     sigmoid,
@@ -392,39 +394,53 @@ def score_samples(meter, sampler, noise, label="quality"):
 
 
 def train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise,
-               real_label=1.0, instance_noise=None):
+               real_label=1.0, instance_noise=None, workspaces=None):
     """Run one discriminator step and one generator step, and return the batch's losses and D outputs.
 
     real_label is the target of real images (below 1 for one-sided label
     smoothing). instance_noise, if given, is an array of Gaussian noise of
     shape (3 * batch, pixels): its first two thirds are added to the
     discriminator's inputs in its own step, the last third in the generator's.
+    workspaces maps each pass of the step to the networks.Workspace that
+    contains its arrays. Keep one defaultdict(Workspace) from step to step,
+    so that the step reuses its arrays instead of allocating new ones. Each
+    pass has a workspace of its own, so no pass overwrites another's caches.
     """
+    if workspaces is None:
+        workspaces = defaultdict(Workspace)
     batch = len(real)
+    generator_workspace = workspaces["generator"]
+    discriminator_workspace = workspaces["discriminator on real and fake"]
+    generator_step_workspace = workspaces["discriminator in the generator step"]
 
-    fake, generator_caches = generator.forward(noise)  # (batch, pixels) in [0, 1]
+    fake, generator_caches = generator.forward(noise, generator_workspace)  # (batch, pixels) in [0, 1]
 
     # Discriminator step: real images have label real_label, generated images label 0.
-    # Both halves go through one forward pass, whose caches stay local here.
-    inputs = np.concatenate([real, fake])
+    # Both halves go through one forward pass, whose caches stay in its own workspace.
+    inputs = discriminator_workspace.array("real and fake", (2 * batch, real.shape[1]), fake.dtype)
+    np.concatenate([real, fake], out=inputs)
     if instance_noise is not None:
         inputs += instance_noise[:2 * batch]
-    logits, caches = discriminator.forward(inputs)
+    logits, caches = discriminator.forward(inputs, discriminator_workspace)
     loss_real, grad_real = bce_with_logits(logits[:batch], real_label)
     loss_fake, grad_fake = bce_with_logits(logits[batch:], 0.0)
     _, discriminator_grads = discriminator.backward(
-        caches, np.concatenate([grad_real, grad_fake]), need_input_grad=False)
+        caches, np.concatenate([grad_real, grad_fake]), need_input_grad=False,
+        workspace=discriminator_workspace)
     discriminator_optimizer.step(discriminator_grads)
 
     # Generator step with the non-saturating loss: it maximises log D(G(z)) by
     # minimising the cross-entropy of D's output on generated images against
     # label 1. Only D's input gradient is needed here, not its weight gradients.
     if instance_noise is not None:
-        fake = fake + instance_noise[2 * batch:]
-    fake_logits, caches = discriminator.forward(fake)
+        noisy_fake = generator_step_workspace.array("noisy fake", fake.shape, fake.dtype)
+        fake = np.add(fake, instance_noise[2 * batch:], out=noisy_fake)
+    fake_logits, caches = discriminator.forward(fake, generator_step_workspace)
     generator_loss, grad_logits = bce_with_logits(fake_logits, 1.0)
-    grad_fake_images, _ = discriminator.backward(caches, grad_logits, need_param_grads=False)
-    _, generator_grads = generator.backward(generator_caches, grad_fake_images, need_input_grad=False)
+    grad_fake_images, _ = discriminator.backward(caches, grad_logits, need_param_grads=False,
+                                                 workspace=generator_step_workspace)
+    _, generator_grads = generator.backward(generator_caches, grad_fake_images, need_input_grad=False,
+                                            workspace=generator_workspace)
     generator_optimizer.step(generator_grads)
 
     return {
@@ -489,6 +505,7 @@ def train(settings, stop):
 
     history = run.history  # one dict of figures per finished epoch, restored on resume
     first_epoch = run.epoch + 1
+    workspaces = defaultdict(Workspace)  # the arrays that train_step reuses from step to step
     start = time.perf_counter()
     for epoch in range(first_epoch, settings.NUM_EPOCHS + 1):
         epoch_start = time.perf_counter()
@@ -501,7 +518,7 @@ def train(settings, stop):
                 instance_noise *= np.float32(settings.INSTANCE_NOISE)
             results = train_step(real, generator, discriminator,
                                  generator_optimizer, discriminator_optimizer, noise,
-                                 settings.REAL_LABEL, instance_noise)
+                                 settings.REAL_LABEL, instance_noise, workspaces)
             weight_average.update()
             run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss or weight
             progress.update(run.step, len(real))

@@ -14,6 +14,12 @@ several public NumPy GANs make when layers store their last input.
 
 Arrays are float32 by default and every operation is vectorised over the
 mini-batch: a batch of images has shape (batch, height * width).
+
+For speed, a pass can write into arrays that it reuses from step to step
+instead of new ones: MLP.forward and MLP.backward take a Workspace, and each
+layer gets the Buffers of its index in it. The caller owns the workspace, and
+two passes whose caches are in use at the same time need two workspaces.
+Without one, every pass allocates new arrays, as the gradient checks do.
 """
 
 import numpy as np
@@ -23,10 +29,70 @@ def sigmoid(x):
     """Return the logistic sigmoid 1 / (1 + exp(-x)), computed without overflow."""
     # 0.5 * (1 + tanh(x / 2)) equals the sigmoid and never evaluates exp of a
     # large number, so float32 logits of any size give no overflow warning.
-    y = np.tanh(0.5 * x)
-    y += 1.0
-    y *= 0.5
-    return y
+    x = np.asarray(x)
+    return sigmoid_into(x, np.empty(x.shape, np.result_type(x.dtype, np.float32)))
+
+
+def sigmoid_into(x, out):
+    """Write sigmoid(x) into out, which may be x itself, and return out."""
+    half = out.dtype.type(0.5)
+    np.multiply(x, half, out=out)
+    np.tanh(out, out=out)
+    out += out.dtype.type(1)
+    out *= half
+    return out
+
+
+class Buffers:
+    """Arrays that one owner reuses from one pass to the next, made on first use.
+
+    Arrays are kept by name, shape and dtype, so a smaller last batch gets
+    arrays of its own instead of replacing the full-size ones.
+    """
+
+    def __init__(self):
+        self.arrays = {}
+
+    def array(self, name, shape, dtype):
+        """Return the uninitialised array kept for name, shape and dtype."""
+        key = (name, shape, dtype)
+        array = self.arrays.get(key)
+        if array is None:
+            array = self.arrays[key] = np.empty(shape, dtype)
+        return array
+
+
+def new_array(buffers, name, shape, dtype):
+    """Return buffers' array for name, or a new array when buffers is None."""
+    if buffers is None:
+        return np.empty(shape, dtype)
+    return buffers.array(name, shape, dtype)
+
+
+class Workspace(Buffers):
+    """Arrays reused by the forward and backward passes of one network in one role.
+
+    A forward pass given a workspace writes its outputs and caches into the
+    workspace's arrays instead of new ones, and its backward pass writes the
+    gradients there too. The next pass in the same direction with the same
+    workspace overwrites them, so two passes whose caches are in use at the
+    same time need two workspaces. The training step keeps one each for the generator,
+    the discriminator on real and fake images, and the discriminator in the
+    generator step. MLP.backward raises ValueError when given caches that a
+    later forward pass with the same workspace has overwritten.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.layers = {}  # Buffers of each layer, by the layer's index
+        self.caches = None  # the caches of the latest forward pass
+
+    def layer(self, index):
+        """Return the Buffers of the layer at index."""
+        buffers = self.layers.get(index)
+        if buffers is None:
+            buffers = self.layers[index] = Buffers()
+        return buffers
 
 
 class Dense:
@@ -42,22 +108,36 @@ class Dense:
     def parameters(self):
         return [self.weights, self.bias]
 
-    def forward(self, x):
-        """Return the output for input x of shape (batch, in_features), and the cache for backward."""
-        return x @ self.weights + self.bias, x
+    def forward(self, x, buffers=None):
+        """Return the output for input x of shape (batch, in_features), and the cache for backward.
 
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
+        With buffers, the output goes into an array of buffers.
+        """
+        output = new_array(buffers, "output", (len(x), self.weights.shape[1]), self.weights.dtype)
+        np.matmul(x, self.weights, out=output)
+        output += self.bias
+        return output, x
+
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         """Return the gradient with respect to the input and [grad_weights, grad_bias].
 
         Either part is None when the caller says it does not need it, which
-        saves a matrix product.
+        saves a matrix product. With buffers, the gradients go into arrays of
+        buffers.
         """
         x = cache
-        grad_input = grad_output @ self.weights.T if need_input_grad else None
+        dtype = self.weights.dtype
+        grad_input = None
+        if need_input_grad:
+            grad_input = new_array(buffers, "grad_input", x.shape, dtype)
+            # weights.T is a view, which BLAS reads as transposed without a copy.
+            np.matmul(grad_output, self.weights.T, out=grad_input)
         if not need_param_grads:
             return grad_input, [None, None]
-        grad_weights = x.T @ grad_output
-        grad_bias = grad_output.sum(axis=0)
+        grad_weights = new_array(buffers, "grad_weights", self.weights.shape, dtype)
+        np.matmul(x.T, grad_output, out=grad_weights)
+        grad_bias = new_array(buffers, "grad_bias", self.bias.shape, dtype)
+        np.sum(grad_output, axis=0, out=grad_bias)
         return grad_input, [grad_weights, grad_bias]
 
 
@@ -67,13 +147,20 @@ class Sigmoid:
     def parameters(self):
         return []
 
-    def forward(self, x):
-        y = sigmoid(x)
+    def forward(self, x, buffers=None):
+        y = sigmoid_into(x, new_array(buffers, "output", x.shape, x.dtype))
         return y, y
 
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
+        if not need_input_grad:
+            return None, []
         y = cache
-        return grad_output * y * (1.0 - y), []
+        # The derivative of the sigmoid is y * (1 - y), from its own output.
+        grad_input = new_array(buffers, "grad_input", y.shape, y.dtype)
+        np.subtract(y.dtype.type(1), y, out=grad_input)
+        grad_input *= y
+        grad_input *= grad_output
+        return grad_input, []
 
 
 class MLP:
@@ -86,22 +173,35 @@ class MLP:
         """Return every parameter array, in the order that backward returns their gradients."""
         return [p for layer in self.layers for p in layer.parameters()]
 
-    def forward(self, x):
-        """Return the network's output for x and the list of per-layer caches for backward."""
+    def forward(self, x, workspace=None):
+        """Return the network's output for x and the list of per-layer caches for backward.
+
+        With a workspace, the outputs and caches go into its arrays, which
+        the next forward pass with the same workspace overwrites.
+        """
         caches = []
-        for layer in self.layers:
-            x, cache = layer.forward(x)
+        for index, layer in enumerate(self.layers):
+            buffers = None if workspace is None else workspace.layer(index)
+            x, cache = layer.forward(x, buffers=buffers)
             caches.append(cache)
+        if workspace is not None:
+            workspace.caches = caches
         return x, caches
 
-    def backward(self, caches, grad_output, need_input_grad=True, need_param_grads=True):
+    def backward(self, caches, grad_output, need_input_grad=True, need_param_grads=True, workspace=None):
         """Backpropagate grad_output through the layers of the forward pass that made caches.
 
         Returns the gradient with respect to the network's input (None unless
         need_input_grad) and the gradients of parameters() in the same order
         (all None unless need_param_grads). Training the generator needs only
-        the discriminator's input gradient, not its weight gradients.
+        the discriminator's input gradient, not its weight gradients. With a
+        workspace, which must be the one of the forward pass that made
+        caches, the gradients go into its arrays and stay valid until the
+        next backward pass with it.
         """
+        if workspace is not None and caches is not workspace.caches:
+            raise ValueError("These caches are not from the latest forward pass with this workspace, "
+                             "so their arrays may have been overwritten. Give each pass its own Workspace.")
         grads_per_layer = []
         grad = grad_output
         for index in range(len(self.layers) - 1, -1, -1):
@@ -109,7 +209,9 @@ class MLP:
             # The first layer's input gradient is only needed when the caller
             # asks for it, for example to train the generator through D.
             need_grad = need_input_grad or index > 0
-            grad, layer_grads = layer.backward(caches[index], grad, need_grad, need_param_grads)
+            buffers = None if workspace is None else workspace.layer(index)
+            grad, layer_grads = layer.backward(caches[index], grad, need_grad, need_param_grads,
+                                               buffers=buffers)
             grads_per_layer.append(layer_grads)
         grads = [g for layer_grads in reversed(grads_per_layer) for g in layer_grads]
         return grad, grads
@@ -199,17 +301,49 @@ def bce_with_logits(logits, targets):
     return float(losses.mean()), grad
 
 
+# Elements per block of the optimisers' updates. One update touches six
+# blocks of 512 KiB each in float32: parameter, gradient, both Adam moments
+# and two scratch blocks. They stay in the CPU caches while about a dozen
+# elementwise operations run over them, so each array crosses main memory
+# once per step.
+# On a 2-core AMD EPYC, Adam over 9.7 million parameters took 48 ms unblocked
+# and 33-38 ms with blocks of 64Ki to 256Ki elements.
+BLOCK_ELEMENTS = 131072
+
+
+def blocks(size):
+    """Yield the slices that cut a flat array of size elements into blocks of BLOCK_ELEMENTS."""
+    for start in range(0, size, BLOCK_ELEMENTS):
+        yield slice(start, min(start + BLOCK_ELEMENTS, size))
+
+
+def flat_view(array):
+    """Return array as a 1-D view. Raise ValueError if it is not C-contiguous, as reshape would copy it."""
+    if not array.flags.c_contiguous:
+        raise ValueError(f"Parameter of shape {array.shape} is not C-contiguous, but the optimiser updates "
+                         f"parameters in place through flat views. Train np.ascontiguousarray copies.")
+    return array.reshape(-1)
+
+
 class SGD:
     """Plain stochastic gradient descent: parameter -= learning_rate * gradient."""
 
     def __init__(self, parameters, learning_rate):
         self.parameters = parameters
         self.learning_rate = learning_rate
+        largest = max((p.size for p in parameters), default=0)
+        dtype = parameters[0].dtype if parameters else np.float32
+        self.scratch = np.empty(min(largest, BLOCK_ELEMENTS), dtype)
 
     def step(self, grads):
         """Update every parameter in place from its gradient."""
         for param, grad in zip(self.parameters, grads, strict=True):
-            param -= self.learning_rate * grad
+            learning_rate = param.dtype.type(self.learning_rate)
+            param_flat, grad_flat = flat_view(param), grad.reshape(-1)
+            for block in blocks(param.size):
+                scaled = self.scratch[:block.stop - block.start]
+                np.multiply(grad_flat[block], learning_rate, out=scaled)
+                param_flat[block] -= scaled
 
 
 class Adam:
@@ -224,6 +358,9 @@ class Adam:
         self.first_moments = [np.zeros_like(p) for p in parameters]
         self.second_moments = [np.zeros_like(p) for p in parameters]
         self.step_count = 0
+        largest = max((p.size for p in parameters), default=0)
+        dtype = parameters[0].dtype if parameters else np.float32
+        self.scratch = [np.empty(min(largest, BLOCK_ELEMENTS), dtype) for _ in range(2)]
 
     def step(self, grads):
         """Update every parameter in place from its gradient and the running moments."""
@@ -236,11 +373,32 @@ class Adam:
         epsilon = self.epsilon * np.sqrt(correction2)
         moments = zip(self.first_moments, self.second_moments, strict=True)
         for param, grad, (m, v) in zip(self.parameters, grads, moments, strict=True):
-            m *= self.beta1
-            m += (1.0 - self.beta1) * grad
-            v *= self.beta2
-            v += (1.0 - self.beta2) * np.square(grad)
-            param -= step_size * m / (np.sqrt(v) + epsilon)
+            # Constants of the parameter's dtype, so no operation upcasts to float64.
+            to_dtype = param.dtype.type
+            constants = (to_dtype(1.0 - self.beta1), to_dtype(1.0 - self.beta2),
+                         to_dtype(step_size), to_dtype(epsilon))
+            flat = [flat_view(param), grad.reshape(-1), flat_view(m), flat_view(v)]
+            for block in blocks(param.size):
+                self.update_block(*(array[block] for array in flat), *constants)
+
+    def update_block(self, param, grad, m, v, one_minus_beta1, one_minus_beta2, step_size, epsilon):
+        """Apply one Adam update to a block of a parameter, in place, through the two scratch blocks."""
+        first, second = (scratch[:len(param)] for scratch in self.scratch)
+        # m += (1 - beta1) * (grad - m) equals beta1 * m + (1 - beta1) * grad.
+        np.subtract(grad, m, out=first)
+        first *= one_minus_beta1
+        m += first
+        # v += (1 - beta2) * (grad ** 2 - v) in the same way.
+        np.multiply(grad, grad, out=second)
+        second -= v
+        second *= one_minus_beta2
+        v += second
+        # param -= step_size * m / (sqrt(v) + epsilon)
+        np.sqrt(v, out=second)
+        second += epsilon
+        np.divide(m, second, out=second)
+        second *= step_size
+        param -= second
 
 
 class Normalization:
@@ -261,14 +419,14 @@ class Normalization:
     def parameters(self):
         return [self.gamma, self.beta]
 
-    def forward(self, x):
+    def forward(self, x, buffers=None):
         """Return the normalised, scaled and shifted x (batch, features), and the cache for backward."""
         mean = x.mean(axis=self.axis, keepdims=True)
         inverse_std = 1.0 / np.sqrt(x.var(axis=self.axis, keepdims=True) + self.epsilon)
         normalised = (x - mean) * inverse_std
         return normalised * self.gamma + self.beta, (normalised, inverse_std)
 
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         normalised, inverse_std = cache
         grads = [None, None]
         if need_param_grads:
@@ -307,7 +465,7 @@ class BatchNorm(Normalization):
         mean = x.mean(axis=0, keepdims=True)
         return mean, 1.0 / np.sqrt(x.var(axis=0, keepdims=True) + self.epsilon)
 
-    def forward(self, x):
+    def forward(self, x, buffers=None):
         if self.frozen_statistics is None:
             return super().forward(x)
         # NOTE: backward assumes batch statistics, so it is wrong for this
@@ -346,7 +504,7 @@ class MinibatchStd:
     def parameters(self):
         return []
 
-    def forward(self, x):
+    def forward(self, x, buffers=None):
         """Return x (batch, features) with one more column, and the cache for backward."""
         batch, features = x.shape
         # NOTE: the group size drops to the largest divisor of the batch that is
@@ -360,7 +518,7 @@ class MinibatchStd:
         column = np.repeat(statistic, group)[:, None].astype(x.dtype)
         return np.concatenate([x, column], axis=1), (centred, std, group)
 
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         if not need_input_grad:
             return None, []
         centred, std, group = cache
@@ -422,10 +580,10 @@ class Shift:
     def parameters(self):
         return []
 
-    def forward(self, x):
+    def forward(self, x, buffers=None):
         return x - self.offset, None
 
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         return (grad_output if need_input_grad else None), []
 
 

@@ -1,0 +1,343 @@
+"""Measure the training step's speed against the machine's matrix-multiply throughput.
+
+    python benchmarks/bench_speed.py             # NumPy figures
+    /path/to/venv-with-torch/bin/python benchmarks/bench_speed.py   # adds PyTorch
+
+Prints, in one run and with two threads:
+- the float32 matrix-multiply peak through NumPy (best of several square products);
+- per image size (25, 32, 64), with batch 64 and the default networks of
+  config.py: images/second of gan.train_step (median of timed blocks after a
+  warm-up) and the floating-point operations of one step, counted from the
+  layer shapes, hence the achieved GFLOP/s and the fraction of peak;
+- the time of the step's matrix products alone, on the same shapes and
+  layouts, and the ratio of the step's time to it;
+- when `import torch` works, the images/second of the same networks, batch
+  and Adam in PyTorch (fused Adam), timed in blocks that alternate with the
+  NumPy blocks;
+- for `python gan.py` training runs on the built-in faces at the default
+  image size and at 64x64: the peak resident memory, and the share of the
+  run's time spent outside the training step (sample grids, logging,
+  checkpoints, data) at the default intervals.
+The last line holds the 64x64 ratio of step time to matrix-product time.
+PyTorch is never needed by the product; the comparison is optional.
+"""
+
+import os
+
+THREADS = 2
+# BLAS reads its thread count when it loads, so this must precede importing NumPy.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(THREADS)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPOSITORY)
+
+import config  # noqa: E402
+import gan  # noqa: E402
+from data import Dataset, load_images  # noqa: E402
+from networks import Adam, Dense, Discriminator, Generator, Workspace  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+BATCH = 64
+IMAGE_SIZES = (25, 32, 64)
+SEED = 0
+
+
+def matmul_peak(size=2048, repeats=7):
+    """Return the best GFLOP/s of a float32 (size x size) @ (size x size) product."""
+    rng = np.random.default_rng(SEED)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    out = np.empty((size, size), dtype=np.float32)
+    np.matmul(a, b, out=out)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best / 1e9
+
+
+def dense_shapes(network):
+    return [(layer.weights.shape[0], layer.weights.shape[1]) for layer in network.layers
+            if isinstance(layer, Dense)]
+
+
+def step_products(generator, discriminator, batch):
+    """List the matrix products of one train_step as (a shape, b shape, a transposed, b transposed).
+
+    Follows the step as it runs. The generator runs forward on the noise.
+    The discriminator runs forward and backward on real and fake together,
+    with weight gradients and the input gradients of all but its first layer.
+    It runs forward and backward again on the fake batch, with the input
+    gradients of every layer and no weight gradients. Last, the generator
+    runs backward, with weight gradients and the input gradients of all but
+    its first layer.
+    """
+    products = []
+
+    def forward(shapes, rows):
+        for n_in, n_out in shapes:
+            products.append(((rows, n_in), (n_in, n_out), False, False))
+
+    def backward(shapes, rows, first_input_grad, weight_grads):
+        for index in range(len(shapes) - 1, -1, -1):
+            n_in, n_out = shapes[index]
+            if weight_grads:
+                products.append(((rows, n_in), (rows, n_out), True, False))  # x.T @ grad
+            if index > 0 or first_input_grad:
+                products.append(((rows, n_out), (n_in, n_out), False, True))  # grad @ W.T
+
+    g_shapes = dense_shapes(generator)
+    d_shapes = dense_shapes(discriminator)
+    forward(g_shapes, batch)
+    forward(d_shapes, 2 * batch)
+    backward(d_shapes, 2 * batch, first_input_grad=False, weight_grads=True)
+    forward(d_shapes, batch)
+    backward(d_shapes, batch, first_input_grad=True, weight_grads=False)
+    backward(g_shapes, batch, first_input_grad=False, weight_grads=True)
+    return products
+
+
+def product_flops(products):
+    """Return the floating-point operations of the products: 2 * m * k * n each."""
+    total = 0
+    for a_shape, b_shape, a_transposed, b_transposed in products:
+        m, k = a_shape[::-1] if a_transposed else a_shape
+        n = b_shape[0] if b_transposed else b_shape[1]
+        total += 2 * m * k * n
+    return total
+
+
+def make_products_run(products):
+    """Return a function that runs the products alone, on random operands, into preallocated outputs."""
+    rng = np.random.default_rng(SEED)
+    operands = []
+    for a_shape, b_shape, a_transposed, b_transposed in products:
+        a = rng.standard_normal(a_shape, dtype=np.float32)
+        b = rng.standard_normal(b_shape, dtype=np.float32)
+        a = a.T if a_transposed else a
+        b = b.T if b_transposed else b
+        operands.append((a, b, np.empty((a.shape[0], b.shape[1]), dtype=np.float32)))
+
+    def run():
+        for a, b, out in operands:
+            np.matmul(a, b, out=out)
+
+    return run
+
+
+def make_numpy_step(size, real):
+    """Return a function that runs one product train_step, with networks as gan.train builds them."""
+    init_rng = np.random.default_rng(SEED)
+    noise_rng = np.random.default_rng(SEED + 1)
+    pixels = size * size
+    generator = Generator(config.NOISE_SIZE, config.GENERATOR_HIDDEN_SIZES, pixels, init_rng)
+    discriminator = Discriminator(pixels, config.DISCRIMINATOR_HIDDEN_SIZES, init_rng)
+    optimizers = [Adam(network.parameters(), config.LEARNING_RATE,
+                       config.ADAM_BETA1, config.ADAM_BETA2, config.ADAM_EPSILON)
+                  for network in (generator, discriminator)]
+
+    workspaces = defaultdict(Workspace)
+
+    def step():
+        noise = noise_rng.standard_normal((BATCH, config.NOISE_SIZE), dtype=np.float32)
+        gan.train_step(real, generator, discriminator, *optimizers, noise, workspaces)
+
+    return step, generator, discriminator
+
+
+def make_torch_step(size, real):
+    """Return a function that runs the same step in PyTorch with fused Adam on the CPU."""
+    torch.manual_seed(SEED)
+    pixels = size * size
+
+    def mlp(sizes, last_activation):
+        layers = []
+        for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(torch.nn.Linear(n_in, n_out))
+            if index < len(sizes) - 2 or last_activation:
+                layers.append(torch.nn.Sigmoid())
+        return torch.nn.Sequential(*layers)
+
+    generator = mlp([config.NOISE_SIZE, *config.GENERATOR_HIDDEN_SIZES, pixels], True)
+    discriminator = mlp([pixels, *config.DISCRIMINATOR_HIDDEN_SIZES, 1], False)
+    betas = (config.ADAM_BETA1, config.ADAM_BETA2)
+    g_optimizer, d_optimizer = (
+        torch.optim.Adam(network.parameters(), lr=config.LEARNING_RATE, betas=betas,
+                         eps=config.ADAM_EPSILON, fused=True)
+        for network in (generator, discriminator))
+    loss_function = torch.nn.BCEWithLogitsLoss()
+    real = torch.from_numpy(real)
+    ones = torch.ones(BATCH, 1)
+    labels = torch.cat([ones, torch.zeros(BATCH, 1)])
+    d_parameters = list(discriminator.parameters())
+
+    def step():
+        noise = torch.randn(BATCH, config.NOISE_SIZE)
+        fake = generator(noise)
+
+        # Discriminator step on real and fake together, as the NumPy step does.
+        d_optimizer.zero_grad(set_to_none=True)
+        logits = discriminator(torch.cat([real, fake.detach()]))
+        loss_function(logits[:BATCH], labels[:BATCH]).add_(
+            loss_function(logits[BATCH:], labels[BATCH:])).backward()
+        d_optimizer.step()
+
+        # Generator step; the discriminator's weight gradients are not computed.
+        for parameter in d_parameters:
+            parameter.requires_grad_(False)
+        g_optimizer.zero_grad(set_to_none=True)
+        loss_function(discriminator(fake), ones).backward()
+        g_optimizer.step()
+        for parameter in d_parameters:
+            parameter.requires_grad_(True)
+
+    return step
+
+
+def time_block(step, steps):
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def measure_size(size, repeats, block, warmup):
+    """Return the figures of one image size: step seconds (NumPy, PyTorch), FLOPs, product seconds.
+
+    Each repeat times a block of NumPy steps, a block of PyTorch steps and a
+    block of the products alone, one after another, so that a change in the
+    load of the machine affects all three alike.
+    """
+    images = load_images(os.path.join(REPOSITORY, "faces"), size)
+    real = next(Dataset(images, size, horizontal_flip=False).batches(BATCH, np.random.default_rng(SEED)))
+    numpy_step, generator, discriminator = make_numpy_step(size, real)
+    products = step_products(generator, discriminator, BATCH)
+    runs = {"numpy": numpy_step, "products": make_products_run(products)}
+    if torch is not None:
+        runs["torch"] = make_torch_step(size, real)
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            times[name].append(time_block(run, block))
+    figures = {name: float(np.median(seconds)) for name, seconds in times.items()}
+    figures.setdefault("torch", None)
+    figures["flops"] = product_flops(products)
+    return figures
+
+
+# Run in a child process: train with gan.train and time its parts by wrapping them.
+TRAINING_RUN = """
+import json, sys, time
+import checkpoint, gan
+
+spent = {}
+
+def timed(owner, name, label):
+    function = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+    setattr(owner, name, wrapper)
+
+timed(gan, "train_step", "train_step")
+timed(gan, "write_samples", "sample grids")
+if hasattr(checkpoint, "TrainingState"):
+    timed(checkpoint.TrainingState, "save", "checkpoints")
+settings = gan.load_settings(sys.argv[1:])
+start = time.perf_counter()
+gan.train(settings, gan.StopRequest())
+spent["total"] = time.perf_counter() - start
+with open("/proc/self/status") as status:
+    spent["peak KiB"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+print(json.dumps(spent))
+"""
+
+
+def measure_training_run(size, epochs):
+    """Run gan.py at the default settings but size and epochs; return its seconds per part and peak memory.
+
+    The parts are train_step, the sample grids and the checkpoints, read from
+    timing wrappers in the child process, and the run's total. The peak is
+    the child's VmHWM in /proc (Linux only): unlike ru_maxrss, it does not
+    count the memory of this process, which the child starts from.
+    """
+    with tempfile.TemporaryDirectory() as output:
+        arguments = ["--image-size", str(size), "--num-epochs", str(epochs), "--output-dir", output]
+        result = subprocess.run([sys.executable, "-c", TRAINING_RUN, *arguments], cwd=REPOSITORY,
+                                capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed blocks per image size (default 7)")
+    parser.add_argument("--block", type=int, default=5, help="training steps per timed block (default 5)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before timing (default 5)")
+    parser.add_argument("--run-epochs", type=int, default=20,
+                        help="epochs of the gan.py run for peak memory and overhead (default 20)")
+    arguments = parser.parse_args()
+
+    peak = matmul_peak()
+    print(f"NumPy {np.__version__}, {THREADS} threads, batch {BATCH}, "
+          f"generator {config.GENERATOR_HIDDEN_SIZES}, discriminator {config.DISCRIMINATOR_HIDDEN_SIZES}")
+    if torch is not None:
+        torch.set_num_threads(THREADS)
+        print(f"PyTorch {torch.__version__} found: comparing with its fused Adam")
+    print(f"float32 matmul peak: {peak:.1f} GFLOP/s (2048 x 2048 products, best of 7)")
+    print()
+    header = (f"{'size':>5} {'images/s':>9} {'step ms':>8} {'GFLOP':>6} {'GFLOP/s':>8} {'of peak':>7} "
+              f"{'matmul ms':>9} {'step/matmul':>11}")
+    if torch is not None:
+        header += f" {'torch img/s':>11} {'numpy/torch':>11}"
+    print(header)
+    results = {}
+    for size in IMAGE_SIZES:
+        figures = measure_size(size, arguments.repeats, arguments.block, arguments.warmup)
+        results[size] = figures
+        achieved = figures["flops"] / figures["numpy"] / 1e9
+        line = (f"{size:>5} {BATCH / figures['numpy']:>9.0f} {figures['numpy'] * 1e3:>8.2f} "
+                f"{figures['flops'] / 1e9:>6.2f} {achieved:>8.1f} {achieved / peak:>7.0%} "
+                f"{figures['products'] * 1e3:>9.2f} {figures['numpy'] / figures['products']:>11.2f}")
+        if torch is not None:
+            line += f" {BATCH / figures['torch']:>11.0f} {figures['torch'] / figures['numpy']:>11.2f}"
+        print(line, flush=True)
+
+    print()
+    for size in (config.IMAGE_SIZE, 64):
+        spent = measure_training_run(size, arguments.run_epochs)
+        total = spent["total"]
+        shares = ", ".join(f"{label} {spent[label] / total:.1%}"
+                           for label in ("train_step", "sample grids", "checkpoints") if label in spent)
+        outside = 1.0 - spent["train_step"] / total
+        print(f"gan.py at {size}x{size}, {arguments.run_epochs} epochs of the built-in faces, default "
+              f"intervals: {total:.1f} s; {shares}; {outside:.1%} outside train_step; "
+              f"peak memory {spent['peak KiB'] / 1024:.0f} MiB")
+    print()
+    figures = results[64]
+    print(f"64x64 step time / matrix-product time: {figures['numpy'] / figures['products']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
