@@ -76,10 +76,11 @@ class Workspace(Buffers):
     workspace's arrays instead of new ones, and its backward pass writes the
     gradients there too. The next pass in the same direction with the same
     workspace overwrites them, so two passes whose caches are in use at the
-    same time need two workspaces. The training step keeps one each for the generator,
-    the discriminator on real and fake images, and the discriminator in the
-    generator step. MLP.backward raises ValueError when given caches that a
-    later forward pass with the same workspace has overwritten.
+    same time need two workspaces. The training step keeps one each for the
+    generator, the discriminator on real and fake images, and the
+    discriminator in the generator step. MLP.backward raises ValueError when
+    given caches that a later forward pass with the same workspace has
+    overwritten.
     """
 
     def __init__(self):
@@ -306,8 +307,9 @@ def bce_with_logits(logits, targets):
 # and two scratch blocks. They stay in the CPU caches while about a dozen
 # elementwise operations run over them, so each array crosses main memory
 # once per step.
-# On a 2-core AMD EPYC, Adam over 9.7 million parameters took 48 ms unblocked
-# and 33-38 ms with blocks of 64Ki to 256Ki elements.
+# On a 2-core AMD EPYC busy with other jobs, Adam over 9.7 million parameters
+# took 48 ms unblocked and 33-38 ms with blocks of 64Ki to 256Ki elements,
+# timed alternately in one process.
 BLOCK_ELEMENTS = 131072
 
 
