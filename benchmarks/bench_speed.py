@@ -156,7 +156,7 @@ def make_numpy_step(size, real):
 
     def step():
         noise = noise_rng.standard_normal((BATCH, config.NOISE_SIZE), dtype=np.float32)
-        gan.train_step(real, generator, discriminator, *optimizers, noise, workspaces)
+        gan.train_step(real, generator, discriminator, *optimizers, noise, workspaces=workspaces)
 
     return step, generator, discriminator
 

@@ -42,8 +42,8 @@ def run_steps(dtype, workspaces_per_step, seed=0):
     results = []
     for real, noise in make_batches(dtype):
         workspaces = workspaces_per_step()
-        results.append(
-            train_step(real, generator, discriminator, g_optimizer, d_optimizer, noise, workspaces))
+        results.append(train_step(real, generator, discriminator, g_optimizer, d_optimizer, noise,
+                                  workspaces=workspaces))
     return generator.parameters() + discriminator.parameters(), results
 
 
@@ -55,6 +55,22 @@ def test_reused_workspaces_match_fresh_arrays(dtype):
     assert reused_results == fresh_results
     for a, b in zip(reused, fresh, strict=True):
         assert a.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_reused_workspaces_with_instance_noise():
+    results = {}
+    for name, workspaces_per_step in (("reused", lambda kept=defaultdict(Workspace): kept),
+                                      ("fresh", lambda: None)):
+        generator, discriminator = make_networks()
+        optimizers = [Adam(network.parameters(), 0.01, 0.5) for network in (generator, discriminator)]
+        rng = np.random.default_rng(10)
+        for real, noise in make_batches():
+            instance_noise = rng.standard_normal((3 * BATCH, PIXELS), dtype=np.float32)
+            train_step(real, generator, discriminator, *optimizers, noise, 0.9, instance_noise,
+                       workspaces=workspaces_per_step())
+        results[name] = generator.parameters() + discriminator.parameters()
+    for a, b in zip(results["reused"], results["fresh"], strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -194,8 +210,8 @@ def test_train_step_reuses_its_arrays():
     real = rng.random((16, pixels), dtype=np.float32)
     noise = rng.standard_normal((16, 32), dtype=np.float32)
     workspaces = defaultdict(Workspace)
-    train_step(real, generator, discriminator, *optimizers, noise, workspaces)
+    train_step(real, generator, discriminator, *optimizers, noise, workspaces=workspaces)
     weight_bytes = sum(p.nbytes for p in generator.parameters() + discriminator.parameters())
     step_bytes = peak_allocation(
-        lambda: train_step(real, generator, discriminator, *optimizers, noise, workspaces))
+        lambda: train_step(real, generator, discriminator, *optimizers, noise, workspaces=workspaces))
     assert step_bytes < weight_bytes / 20
