@@ -20,6 +20,8 @@ instead of new ones: MLP.forward and MLP.backward take a Workspace, and each
 layer gets the Buffers of its index in it. The caller owns the workspace, and
 two passes whose caches are in use at the same time need two workspaces.
 Without one, every pass allocates new arrays, as the gradient checks do.
+NOTE: only Dense and Sigmoid reuse their buffers so far. The normalisation,
+minibatch-deviation and shift layers accept buffers but still allocate.
 """
 
 import numpy as np

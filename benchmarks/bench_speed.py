@@ -142,7 +142,12 @@ def make_products_run(products):
 
 
 def make_numpy_step(size, real):
-    """Return a function that runs one product train_step, with networks as gan.train builds them."""
+    """Return a function that runs one product train_step, on sigmoid MLPs of the default sizes.
+
+    NOTE: the networks have no normalisation layers, centred inputs or
+    weight average, which config.py now turns on by default, so that the
+    PyTorch version below stays the same network.
+    """
     init_rng = np.random.default_rng(SEED)
     noise_rng = np.random.default_rng(SEED + 1)
     pixels = size * size
