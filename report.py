@@ -250,9 +250,18 @@ def chart_panels(history):
     unit_range = [key for key in extras if all(0 <= v <= 1 for v in series_values(history, key)[1])]
     if unit_range:
         panels.append(("Quality (0 to 1)", unit_range, (0.0, 1.0)))
+    # A figure named "NAME_floor" is drawn in the panel of the figure whose name
+    # starts with "NAME_", so frechet_distance and frechet_floor share an axis.
+    floor_of = {}
+    for floor in [key for key in extras if key.endswith("_floor")]:
+        prefix = floor[: -len("floor")]
+        partners = [key for key in extras if key.startswith(prefix) and key != floor]
+        if partners:
+            floor_of[partners[0]] = floor
     for key in extras:
-        if key not in unit_range:
-            panels.append((key.replace("_", " ").capitalize(), [key], None))
+        if key not in unit_range and key not in floor_of.values():
+            keys = [key, floor_of[key]] if key in floor_of else [key]
+            panels.append((key.replace("_", " ").capitalize(), keys, None))
     return panels
 
 

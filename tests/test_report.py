@@ -527,3 +527,15 @@ def test_resumed_run_keeps_history(tmp_path):
     assert all(row["discriminator_loss"] for row in rows)
     frames = read_video(video_path(str(tmp_path), "timelapse"))
     assert len(frames) == 5  # grids of epochs 0 to 4, from both runs
+
+
+def test_chart_draws_floor_with_its_figure():
+    history = [{"epoch": 1, "discriminator_loss": 1.0, "generator_loss": 1.0, "d_real": 0.5, "d_fake": 0.5,
+                "frechet_distance": 9.0, "frechet_floor": 4.0, "precision": 0.5, "recall": 0.2}]
+
+    panels = report.chart_panels(history)
+
+    titles = [title for title, _, _ in panels]
+    assert "Frechet floor" not in titles
+    assert ("Frechet distance", ["frechet_distance", "frechet_floor"], None) in panels
+    assert ("Quality (0 to 1)", ["precision", "recall"], (0.0, 1.0)) in panels
