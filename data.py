@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import stat
-import sys
 import tempfile
 import time
 import zipfile
@@ -28,6 +27,8 @@ from functools import cache
 
 import cv2
 import numpy as np
+
+from report import StatusLine
 
 log = logging.getLogger(__name__)
 
@@ -469,35 +470,25 @@ class Progress:
 
     def __init__(self, total, stream=None, clock=time.monotonic):
         self.total = total
-        self.stream = stream if stream is not None else sys.stdout
+        self.line = StatusLine(stream, log)
         self.clock = clock
-        self.terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = clock()
         self.last_shown = None
-        self.width = 0
 
     def update(self, done):
         now = self.clock()
         elapsed = now - self.start
         if elapsed < self.FIRST_DELAY:
             return
-        interval = self.TERMINAL_INTERVAL if self.terminal else self.PLAIN_INTERVAL
+        interval = self.TERMINAL_INTERVAL if self.line.on_terminal else self.PLAIN_INTERVAL
         if self.last_shown is not None and now - self.last_shown < interval:
             return
         self.last_shown = now
-        line = f"Reading images: {done}/{self.total} files, {done / elapsed:.0f} files/s"
-        if self.terminal:
-            self.stream.write("\r" + line.ljust(self.width))
-            self.stream.flush()
-            self.width = len(line)
-        else:
-            log.info("%s", line)
+        self.line.show(f"Reading images: {done}/{self.total} files, {done / elapsed:.0f} files/s")
 
     def finish(self):
         """Clear a terminal progress line so that the summary replaces it."""
-        if self.terminal and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
+        self.line.clear()
 
 
 # --- Loading a folder ---

@@ -710,6 +710,31 @@ def format_duration(seconds):
     return f"{seconds}s"
 
 
+class StatusLine:
+    """One line of progress, rewritten in place on a terminal and logged as a plain line otherwise."""
+
+    def __init__(self, stream=None, logger=log):
+        self.stream = stream if stream is not None else sys.stdout
+        self.logger = logger  # what writes the plain lines
+        self.on_terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.shown_width = 0
+
+    def show(self, text):
+        if self.on_terminal:
+            self.stream.write("\r" + text.ljust(self.shown_width))
+            self.stream.flush()
+            self.shown_width = len(text)
+        else:
+            self.logger.info("%s", text)
+
+    def clear(self):
+        """Erase the line on a terminal, so that the next log line starts at the left edge."""
+        if self.shown_width:
+            self.stream.write("\r" + " " * self.shown_width + "\r")
+            self.stream.flush()
+            self.shown_width = 0
+
+
 class ProgressLine:
     """Batches done and total, images per second and ETA, shown while an epoch runs.
 
@@ -724,10 +749,8 @@ class ProgressLine:
         self.batches_per_epoch = batches_per_epoch
         self.num_epochs = num_epochs
         self.interval = interval
-        self.stream = stream or sys.stdout
-        self.on_terminal = self.stream.isatty()
-        self.refresh = min(interval, TERMINAL_REFRESH_SECONDS) if self.on_terminal else interval
-        self.shown_width = 0
+        self.line = StatusLine(stream)
+        self.refresh = min(interval, TERMINAL_REFRESH_SECONDS) if self.line.on_terminal else interval
 
     def start_epoch(self, epoch, batches_done=0):
         """Start timing an epoch; batches_done counts batches trained before a resume in this epoch."""
@@ -753,16 +776,8 @@ class ProgressLine:
                 f"batch {batches_done}/{self.batches_per_epoch}  "
                 f"{self.images / elapsed:.0f} images/s  ETA epoch {format_duration(epoch_left)}, "
                 f"run {format_duration(run_left)}")
-        if self.on_terminal:
-            self.stream.write("\r" + text.ljust(self.shown_width))
-            self.stream.flush()
-            self.shown_width = len(text)
-        else:
-            log.info("%s", text)
+        self.line.show(text)
 
     def clear(self):
         """Erase the line on a terminal, so that the next log line starts at the left edge."""
-        if self.shown_width:
-            self.stream.write("\r" + " " * self.shown_width + "\r")
-            self.stream.flush()
-            self.shown_width = 0
+        self.line.clear()
