@@ -87,9 +87,9 @@ OPTIMIZER = "adam"
 # Step size of the optimiser (greater than 0, at most 1). Too high makes the
 # two networks oscillate or diverge; too low makes faces appear slowly. This
 # program's first default was 0.001. With the normalisation options above,
-# 0.001 drew saturated noise (Frechet ratio 6.9 and precision 0 on the
-# built-in faces after 200 epochs), and 2e-4 drew varied faces (ratio 0.95,
-# precision 0.92); benchmarks/README-quality.md has the figures.
+# 0.001 drew saturated noise on the built-in faces after 200 epochs (Frechet
+# ratio 6.9, precision 0). 2e-4 drew varied faces (ratio 0.95, precision
+# 0.92). benchmarks/README-quality.md has the figures.
 LEARNING_RATE = 0.0002
 
 # Step size of the discriminator's optimiser (0 = the same as LEARNING_RATE,

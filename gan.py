@@ -269,10 +269,10 @@ def load_settings(argv=None):
             except ValueError:
                 raise SettingsError(f"Invalid {setting} {shown}: expected {valid_range}. {fix}") from None
 
-        # An empty path stays empty so that its check fails: made absolute,
-        # it would silently mean the current folder.
         # realpath makes one folder one value, however it is spelled (a trailing
         # slash, "..", a symbolic link), so a checkpoint recognises its data.
+        # An empty path stays empty so that its check fails, because made
+        # absolute it would silently mean the current folder.
         if setting in PATH_SETTINGS and isinstance(value, str) and value.strip():
             folder = CONFIG_FOLDER if given is None else os.getcwd()
             value = os.path.realpath(os.path.join(folder, os.path.expanduser(value)))
@@ -562,7 +562,6 @@ def train(settings, stop):
         score_samples(meter, sampler, quality_noise, "final quality")
     final_path = write_samples(sampler, fixed_noise, settings, "final.png")
     log.info("Final sample grid: %s (also latest.png)", final_path)
-    sampler.freeze_batch_statistics()
     report.write_run_outputs(history, sampler, dataset.images, settings)
     log.info("All outputs are in %s", settings.OUTPUT_DIR)
     return stop.exit_status if stop.requested else 0

@@ -1,5 +1,6 @@
 """Run `python gan.py` as a user does and check what it prints and writes."""
 
+import contextlib
 import os
 import re
 import shlex
@@ -25,13 +26,19 @@ def run_gan(*arguments, timeout=120):
     )
 
 
-def start_gan(*arguments, log_path):
-    log_file = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "gan.py", *arguments], cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    return process, log_file
+@contextlib.contextmanager
+def running_gan(*arguments, log_path):
+    """Run gan.py in the background with its output in log_path; kill it on leaving the block."""
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "gan.py", *arguments], cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            yield process
+        finally:
+            process.kill()
+            process.wait()
 
 
 def wait_for_line(path, pattern, timeout=60):
@@ -153,15 +160,11 @@ def test_folder_without_images(tmp_path):
 
 def test_ctrl_c_stops_cleanly(tmp_path):
     log_path = tmp_path / "log.txt"
-    process, log_file = start_gan("--num-epochs", "100000", "--output-dir", str(tmp_path / "out"),
-                                  "--sample-every", "1000", *SMALL, log_path=log_path)
-    try:
+    with running_gan("--num-epochs", "100000", "--output-dir", str(tmp_path / "out"),
+                     "--sample-every", "1000", *SMALL, log_path=log_path) as process:
         wait_for_line(log_path, r"^epoch +3/")
         process.send_signal(signal.SIGINT)
         returncode = process.wait(timeout=30)
-    finally:
-        process.kill()
-        log_file.close()
     output = log_path.read_text()
 
     assert returncode == 130
@@ -177,19 +180,15 @@ def test_second_ctrl_c_exits_at_once(tmp_path):
     # Large images and batches make one step take seconds, so a second Ctrl+C
     # arrives while the first is still waiting for the step to end.
     log_path = tmp_path / "log.txt"
-    process, log_file = start_gan("--data-dir", ORL_FACES, "--image-size", "128", "--batch-size", "400",
-                                  "--num-epochs", "100000", "--output-dir", str(tmp_path / "out"),
-                                  log_path=log_path)
-    try:
+    with running_gan("--data-dir", ORL_FACES, "--image-size", "128", "--batch-size", "400",
+                     "--num-epochs", "100000", "--output-dir", str(tmp_path / "out"),
+                     log_path=log_path) as process:
         wait_for_line(log_path, r"^Training until")
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
         wait_for_line(log_path, r"^Ctrl\+C: stopping after this step")
         process.send_signal(signal.SIGINT)
         returncode = process.wait(timeout=10)
-    finally:
-        process.kill()
-        log_file.close()
     output = log_path.read_text()
 
     assert returncode == 130
@@ -249,7 +248,7 @@ def test_closed_pipe_no_traceback(tmp_path):
     assert result.stdout.startswith("Loaded 100 images")
     assert "Traceback" not in result.stderr
     assert "Logging error" not in result.stderr
-    # Training went on to the end although nobody read its log.
+    # Training went on to the end after the pipe to head closed.
     assert (tmp_path / "samples_epoch_0004.png").exists()
 
 
