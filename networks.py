@@ -20,8 +20,8 @@ instead of new ones: MLP.forward and MLP.backward take a Workspace, and each
 layer gets the Buffers of its index in it. The caller owns the workspace, and
 two passes whose caches are in use at the same time need two workspaces.
 Without one, every pass allocates new arrays, as the gradient checks do.
-NOTE: only Dense and Sigmoid reuse their buffers so far. The normalisation,
-minibatch-deviation and shift layers accept buffers but still allocate.
+With one, a pass allocates only arrays of a few values per image or group
+(the losses, the minibatch statistic) and NumPy's own ufunc buffers.
 """
 
 import numpy as np
@@ -42,6 +42,17 @@ def sigmoid_into(x, out):
     np.tanh(out, out=out)
     out += out.dtype.type(1)
     out *= half
+    return out
+
+
+def mean_into(x, axis, out):
+    """Write the mean of x along axis into out, which keeps the axis if it has x's number of dimensions.
+
+    Unlike np.mean(out=), which made temporary buffers of up to 128 KiB in
+    NumPy 2.4, this allocates nothing.
+    """
+    np.sum(x, axis=axis, keepdims=out.ndim == x.ndim, out=out)
+    out /= out.dtype.type(x.shape[axis])
     return out
 
 
@@ -269,7 +280,11 @@ class Generator(MLP):
             return
         noise = np.random.default_rng(0).standard_normal((self.STATISTICS_SAMPLES, self.noise_size))
         x = noise.astype(self.layers[0].weights.dtype)
-        for layer in self.layers:
+        # The layers after the last BatchNorm do not change any statistics, so
+        # the pass stops there. That skips the largest layer, the one that
+        # makes the image.
+        last = max(index for index, layer in enumerate(self.layers) if isinstance(layer, BatchNorm))
+        for layer in self.layers[:last + 1]:
             if isinstance(layer, BatchNorm):
                 layer.frozen_statistics = layer.batch_statistics(x)
             x, _ = layer.forward(x)
@@ -423,26 +438,67 @@ class Normalization:
     def parameters(self):
         return [self.gamma, self.beta]
 
+    def statistics_shape(self, x):
+        """Return the shape of the mean along the axis, with the axis kept: (1, features) or (batch, 1)."""
+        shape = list(x.shape)
+        shape[self.axis] = 1
+        return tuple(shape)
+
+    def statistics(self, x, buffers=None):
+        """Return the mean of x along the axis and the inverse std 1 / sqrt(variance + epsilon)."""
+        shape = self.statistics_shape(x)
+        mean = mean_into(x, self.axis, new_array(buffers, "mean", shape, x.dtype))
+        squares = new_array(buffers, "squares", x.shape, x.dtype)
+        np.subtract(x, mean, out=squares)
+        squares *= squares  # (x - mean) ** 2
+        # The variance, which the next three lines turn into the inverse standard deviation.
+        inverse_std = mean_into(squares, self.axis, new_array(buffers, "inverse_std", shape, x.dtype))
+        inverse_std += x.dtype.type(self.epsilon)
+        np.sqrt(inverse_std, out=inverse_std)
+        np.reciprocal(inverse_std, out=inverse_std)
+        return mean, inverse_std
+
     def forward(self, x, buffers=None):
         """Return the normalised, scaled and shifted x (batch, features), and the cache for backward."""
-        mean = x.mean(axis=self.axis, keepdims=True)
-        inverse_std = 1.0 / np.sqrt(x.var(axis=self.axis, keepdims=True) + self.epsilon)
-        normalised = (x - mean) * inverse_std
-        return normalised * self.gamma + self.beta, (normalised, inverse_std)
+        mean, inverse_std = self.statistics(x, buffers)
+        normalised = new_array(buffers, "normalised", x.shape, x.dtype)
+        np.subtract(x, mean, out=normalised)
+        normalised *= inverse_std
+        output = new_array(buffers, "output", x.shape, x.dtype)
+        np.multiply(normalised, self.gamma, out=output)
+        output += self.beta
+        return output, (normalised, inverse_std)
 
     def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         normalised, inverse_std = cache
+        dtype = normalised.dtype
+        # Scratch for the elementwise products below, one at a time.
+        product = new_array(buffers, "product", normalised.shape, dtype)
         grads = [None, None]
         if need_param_grads:
-            grads = [(grad_output * normalised).sum(axis=0), grad_output.sum(axis=0)]
+            grad_gamma = new_array(buffers, "grad_gamma", self.gamma.shape, dtype)
+            np.multiply(grad_output, normalised, out=product)
+            np.sum(product, axis=0, out=grad_gamma)
+            grad_beta = new_array(buffers, "grad_beta", self.beta.shape, dtype)
+            np.sum(grad_output, axis=0, out=grad_beta)
+            grads = [grad_gamma, grad_beta]
         if not need_input_grad:
             return None, grads
+
         # Every input moves the mean and the variance of its row or column, so
         # the gradient loses its mean and its projection on the normalised
-        # values along that axis before the scaling is undone.
-        grad_normalised = grad_output * self.gamma
-        grad_input = grad_normalised - grad_normalised.mean(axis=self.axis, keepdims=True)
-        grad_input -= normalised * (grad_normalised * normalised).mean(axis=self.axis, keepdims=True)
+        # values along that axis before the scaling is undone:
+        # grad_input = (g - mean(g) - normalised * mean(g * normalised)) * inverse_std,
+        # where g = grad_output * gamma is the gradient of the normalised values.
+        shape = inverse_std.shape
+        grad_input = new_array(buffers, "grad_input", normalised.shape, dtype)
+        np.multiply(grad_output, self.gamma, out=grad_input)  # g
+        grad_mean = mean_into(grad_input, self.axis, new_array(buffers, "grad_mean", shape, dtype))
+        np.multiply(grad_input, normalised, out=product)
+        projection = mean_into(product, self.axis, new_array(buffers, "projection", shape, dtype))
+        grad_input -= grad_mean
+        np.multiply(normalised, projection, out=product)
+        grad_input -= product
         grad_input *= inverse_std
         return grad_input, grads
 
@@ -466,17 +522,14 @@ class BatchNorm(Normalization):
 
     def batch_statistics(self, x):
         """Return the mean and the inverse standard deviation of each feature of x over the batch."""
-        mean = x.mean(axis=0, keepdims=True)
-        return mean, 1.0 / np.sqrt(x.var(axis=0, keepdims=True) + self.epsilon)
+        return super().statistics(x)
 
-    def forward(self, x, buffers=None):
-        if self.frozen_statistics is None:
-            return super().forward(x)
-        # NOTE: backward assumes batch statistics, so it is wrong for this
-        # output. Only networks that are never trained freeze their statistics.
-        mean, inverse_std = self.frozen_statistics
-        normalised = (x - mean) * inverse_std
-        return normalised * self.gamma + self.beta, (normalised, inverse_std)
+    def statistics(self, x, buffers=None):
+        # NOTE: backward assumes batch statistics, so it is wrong for an output
+        # made with frozen ones. Only networks that are never trained freeze them.
+        if self.frozen_statistics is not None:
+            return self.frozen_statistics
+        return super().statistics(x, buffers)
 
 
 class LayerNorm(Normalization):
@@ -515,26 +568,42 @@ class MinibatchStd:
         # at most group_size. So with an odd real batch, one group of two can
         # hold the last real and the first generated image.
         group = next(g for g in range(min(self.group_size, batch), 0, -1) if batch % g == 0)
-        grouped = x.reshape(batch // group, group, features)
-        centred = grouped - grouped.mean(axis=1, keepdims=True)
-        std = np.sqrt(np.square(centred).mean(axis=1) + self.epsilon)  # (groups, features)
+        groups = batch // group
+        grouped = x.reshape(groups, group, features)
+        group_mean = mean_into(grouped, 1, new_array(buffers, "group_mean", (groups, 1, features), x.dtype))
+        centred = new_array(buffers, "centred", grouped.shape, x.dtype)
+        np.subtract(grouped, group_mean, out=centred)
+        squares = new_array(buffers, "squares", grouped.shape, x.dtype)
+        np.multiply(centred, centred, out=squares)
+        # The variance, which the next two lines turn into the standard deviation.
+        std = mean_into(squares, 1, new_array(buffers, "std", (groups, features), x.dtype))
+        std += x.dtype.type(self.epsilon)
+        np.sqrt(std, out=std)
         statistic = std.mean(axis=1)  # (groups,)
-        column = np.repeat(statistic, group)[:, None].astype(x.dtype)
-        return np.concatenate([x, column], axis=1), (centred, std, group)
+
+        output = new_array(buffers, "output", (batch, features + 1), x.dtype)
+        output[:, :-1] = x
+        output[:, -1] = np.repeat(statistic, group)
+        return output, (centred, std, group)
 
     def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         if not need_input_grad:
             return None, []
         centred, std, group = cache
         groups, _, features = centred.shape
-        grad_x = grad_output[:, :-1]
         # Every image of a group gets the group's statistic, so the
         # statistic's gradient is the sum over the group's rows.
         grad_statistic = grad_output[:, -1].reshape(groups, group).sum(axis=1)  # (groups,)
-        grad_std = grad_statistic[:, None] / features  # (groups, features)
-        # d std / d x_i = (x_i - mean) / (group * std); the mean term cancels.
-        grad_centred = centred * (grad_std / (group * std))[:, None, :]
-        return grad_x + grad_centred.reshape(grad_x.shape), []
+        # The statistic is the mean of the features' std, and
+        # d std / d x_i = (x_i - mean) / (group * std), as the mean term cancels.
+        # So x_i gets centred_i * grad_statistic / (features * group * std).
+        scale = new_array(buffers, "scale", std.shape, std.dtype)  # (groups, features)
+        np.multiply(std, std.dtype.type(features * group), out=scale)
+        np.divide(grad_statistic[:, None], scale, out=scale)
+        grad_input = new_array(buffers, "grad_input", (groups * group, features), centred.dtype)
+        np.multiply(centred, scale[:, None, :], out=grad_input.reshape(centred.shape))
+        grad_input += grad_output[:, :-1]
+        return grad_input, []
 
 
 class WeightAverage:
@@ -554,6 +623,9 @@ class WeightAverage:
         self.update_count = 0
         for average, param in zip(self.averages, self.parameters, strict=True):
             average[...] = param
+        largest = max((p.size for p in self.parameters), default=0)
+        dtype = self.parameters[0].dtype if self.parameters else np.float32
+        self.scratch = np.empty(min(largest, BLOCK_ELEMENTS), dtype)
 
     def update(self):
         """Move every average a step of (1 - decay) towards the current parameter, in place.
@@ -566,8 +638,14 @@ class WeightAverage:
         decay = min(self.decay, (1.0 + self.update_count) / (10.0 + self.update_count))
         self.update_count += 1
         for average, param in zip(self.averages, self.parameters, strict=True):
-            average *= decay
-            average += (1.0 - decay) * param
+            to_dtype = average.dtype.type
+            average_flat, param_flat = flat_view(average), param.reshape(-1)
+            # Block by block, so each block of both arrays is read from memory once.
+            for block in blocks(average.size):
+                scaled = self.scratch[:block.stop - block.start]
+                np.multiply(param_flat[block], to_dtype(1.0 - decay), out=scaled)
+                average_flat[block] *= to_dtype(decay)
+                average_flat[block] += scaled
 
 
 class Shift:
@@ -585,7 +663,9 @@ class Shift:
         return []
 
     def forward(self, x, buffers=None):
-        return x - self.offset, None
+        output = new_array(buffers, "output", x.shape, x.dtype)
+        np.subtract(x, self.offset, out=output)
+        return output, None
 
     def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         return (grad_output if need_input_grad else None), []

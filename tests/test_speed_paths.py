@@ -14,17 +14,25 @@ from test_networks import textbook_adam
 
 import networks
 from gan import train_step
-from networks import SGD, Adam, Dense, Discriminator, Generator, Sigmoid, Workspace
+from networks import SGD, Adam, Dense, Discriminator, Generator, Sigmoid, WeightAverage, Workspace
 
 NOISE = 6
 PIXELS = 9
 BATCH = 5
 
 
-def make_networks(dtype=np.float32, seed=0):
+# Keyword arguments of the networks: plain sigmoid MLPs, and with every
+# optional layer (normalisation, minibatch standard deviation, centring).
+PLAIN = ({}, {})
+WITH_LAYERS = ({"normalization": "batch"},
+               {"normalization": "layer", "minibatch_std_group": 2, "input_offset": np.full(PIXELS, 0.5)})
+
+
+def make_networks(dtype=np.float32, seed=0, options=PLAIN):
     rng = np.random.default_rng(seed)
-    generator = Generator(NOISE, (7, 8), PIXELS, rng, dtype)
-    discriminator = Discriminator(PIXELS, (8, 7), rng, dtype)
+    generator_options, discriminator_options = options
+    generator = Generator(NOISE, (7, 8), PIXELS, rng, dtype, **generator_options)
+    discriminator = Discriminator(PIXELS, (8, 7), rng, dtype, **discriminator_options)
     return generator, discriminator
 
 
@@ -34,9 +42,9 @@ def make_batches(dtype=np.float32, steps=3, seed=1):
             for _ in range(steps)]
 
 
-def run_steps(dtype, workspaces_per_step, seed=0):
+def run_steps(dtype, workspaces_per_step, seed=0, options=PLAIN):
     """Train fresh networks for a few steps; return their parameters and every step's results."""
-    generator, discriminator = make_networks(dtype, seed)
+    generator, discriminator = make_networks(dtype, seed, options)
     g_optimizer = Adam(generator.parameters(), 0.01, 0.5, 0.999, 1e-8)
     d_optimizer = Adam(discriminator.parameters(), 0.01, 0.5, 0.999, 1e-8)
     results = []
@@ -47,11 +55,12 @@ def run_steps(dtype, workspaces_per_step, seed=0):
     return generator.parameters() + discriminator.parameters(), results
 
 
+@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS], ids=["plain", "with_layers"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_reused_workspaces_match_fresh_arrays(dtype):
+def test_reused_workspaces_match_fresh_arrays(dtype, options):
     kept = defaultdict(Workspace)
-    reused, reused_results = run_steps(dtype, lambda: kept)
-    fresh, fresh_results = run_steps(dtype, lambda: None)
+    reused, reused_results = run_steps(dtype, lambda: kept, options=options)
+    fresh, fresh_results = run_steps(dtype, lambda: None, options=options)
     assert reused_results == fresh_results
     for a, b in zip(reused, fresh, strict=True):
         assert a.dtype == dtype
@@ -81,10 +90,11 @@ def test_train_step_is_deterministic():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS], ids=["plain", "with_layers"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_later_forward_keeps_earlier_caches(dtype):
+def test_later_forward_keeps_earlier_caches(dtype, options):
     # Forward A, forward B, backward A must equal backward A computed alone.
-    _, discriminator = make_networks(dtype)
+    _, discriminator = make_networks(dtype, options=options)
     rng = np.random.default_rng(2)
     batch_a = rng.random((BATCH, PIXELS)).astype(dtype)
     batch_b = rng.random((BATCH, PIXELS)).astype(dtype)
@@ -199,19 +209,36 @@ def test_adam_step_allocates_no_parameter_sized_arrays():
     assert peak_allocation(lambda: optimizer.step(grads)) < parameter_bytes / 100
 
 
-def test_train_step_reuses_its_arrays():
+@pytest.mark.parametrize("layers", ["plain", "with_layers"])
+def test_train_step_reuses_its_arrays(layers):
     # After a first step has made the workspaces, a step allocates only small
-    # arrays (losses, label gradients), far less than one copy of the weights.
+    # arrays (losses, label gradients, per-group statistics), far less than
+    # one copy of the weights or one layer's activations.
     rng = np.random.default_rng(9)
     pixels = 256
-    generator = Generator(32, (128, 256), pixels, rng)
-    discriminator = Discriminator(pixels, (256, 128), rng)
+    generator_options, discriminator_options = {}, {}
+    if layers == "with_layers":
+        generator_options = {"normalization": "batch"}
+        discriminator_options = {"normalization": "layer", "minibatch_std_group": 4,
+                                 "input_offset": np.full(pixels, 0.5, np.float32)}
+    generator = Generator(32, (256, 512), pixels, rng, **generator_options)
+    discriminator = Discriminator(pixels, (512, 256), rng, **discriminator_options)
     optimizers = [Adam(network.parameters(), 0.001) for network in (generator, discriminator)]
-    real = rng.random((16, pixels), dtype=np.float32)
-    noise = rng.standard_normal((16, 32), dtype=np.float32)
+    sampler = Generator(32, (256, 512), pixels, rng, **generator_options)
+    weight_average = WeightAverage(generator, sampler, 0.99)
+    real = rng.random((64, pixels), dtype=np.float32)
+    noise = rng.standard_normal((64, 32), dtype=np.float32)
     workspaces = defaultdict(Workspace)
-    train_step(real, generator, discriminator, *optimizers, noise, workspaces=workspaces)
+
+    def step():
+        train_step(real, generator, discriminator, *optimizers, noise, workspaces=workspaces)
+        weight_average.update()
+
+    step()
     weight_bytes = sum(p.nbytes for p in generator.parameters() + discriminator.parameters())
-    step_bytes = peak_allocation(
-        lambda: train_step(real, generator, discriminator, *optimizers, noise, workspaces=workspaces))
+    step_bytes = peak_allocation(step)
     assert step_bytes < weight_bytes / 20
+    # One activation of the discriminator's first layer on real and fake images.
+    # NumPy's ufunc buffers for broadcast operands (32 KiB) stay below it.
+    activation_bytes = 2 * len(real) * 512 * 4
+    assert step_bytes < activation_bytes
