@@ -437,20 +437,26 @@ class TrainingState:
     def record_step(self, results):
         """Add one train_step's figures to the epoch's sums; raise TrainingDiverged if one is not finite.
 
-        The weights are checked as well. A NaN or infinite gradient makes the
-        weights that Adam or SGD updates with it NaN or infinite, so this also
-        catches bad gradients.
+        Only the losses and D outputs are checked here, because summing
+        every weight after every step costs a pass over all parameters. A NaN
+        or infinite weight makes the next step's losses NaN or infinite, so
+        it stops training one step later.
         """
-        # NOTE: a gradient so large that only Adam's second moment overflows
-        # leaves the weights finite; the check of every array before a save
-        # finds it, so it is reported at the next checkpoint, not at its step.
+        # NOTE: a non-finite value that leaves the losses finite, such as a
+        # NaN in the sampler's weights after the last step of an epoch, is
+        # found by check_weights before the next sample grid or by save()
+        # before the next checkpoint, not at its step.
         self.step += 1
         for key, value in results.items():
             self.totals[key] = self.totals.get(key, 0.0) + value
         problem = find_non_finite(
-            [(f"the {key.replace('_', ' ')}", [np.asarray(value)]) for key, value in results.items()]
-            + [(f"the {name}'s weights", network.parameters()) for name, network in self.networks.items()]
-        )
+            [(f"the {key.replace('_', ' ')}", [np.asarray(value)]) for key, value in results.items()])
+        if problem:
+            raise TrainingDiverged(self.describe_divergence(problem))
+
+    def check_weights(self, name):
+        """Raise TrainingDiverged if a weight of the network called name is NaN or infinite."""
+        problem = find_non_finite([(f"the {name}'s weights", self.networks[name].parameters())])
         if problem:
             raise TrainingDiverged(self.describe_divergence(problem))
 
@@ -475,8 +481,8 @@ class TrainingState:
         else:
             kept = (f"The last good checkpoint, {self.path} "
                     f"({self.describe_position(self.saved_position)}), is kept.")
-        return (f"Training diverged: {problem} became NaN or infinite at epoch {self.epoch + 1}, "
-                f"step {self.step}. {kept} Lower the learning rate (now {self.settings.LEARNING_RATE}), "
+        return (f"Training diverged: {problem} became NaN or infinite {self.describe_position()}. {kept} "
+                f"Lower the learning rate (now {self.settings.LEARNING_RATE}), "
                 f"for example --learning-rate {self.settings.LEARNING_RATE / 2:g}, and run again.")
 
     # --- Saving ---

@@ -520,7 +520,7 @@ def train(settings, stop):
                                  generator_optimizer, discriminator_optimizer, noise,
                                  settings.REAL_LABEL, instance_noise, workspaces)
             weight_average.update()
-            run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss or weight
+            run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss
             progress.update(run.step, len(real))
             if stop.requested:
                 break
@@ -545,6 +545,7 @@ def train(settings, stop):
 
         # Save a sample grid and a checkpoint when their epochs come.
         if epoch % settings.SAMPLE_EVERY == 0:
+            run.check_weights("sampler")  # a NaN weight would draw a grid of noise
             write_samples(sampler, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
         if epoch % settings.CHECKPOINT_EVERY == 0:
             run.save()

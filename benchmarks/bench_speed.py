@@ -54,6 +54,7 @@ except ImportError:
 
 BATCH = 64
 IMAGE_SIZES = (25, 32, 64)
+NETWORKS = ("plain", "default")  # see make_numpy_step
 SEED = 0
 
 
@@ -141,64 +142,102 @@ def make_products_run(products):
     return run
 
 
-def make_numpy_step(size, real):
-    """Return a function that runs one product train_step, on sigmoid MLPs of the default sizes.
+def make_numpy_step(size, real, networks):
+    """Return a function that runs one product training step, and the generator and discriminator.
 
-    NOTE: the networks have no normalisation layers, centred inputs or
-    weight average, which config.py now turns on by default, so that the
-    PyTorch version below stays the same network.
+    networks "plain" is sigmoid MLPs of the default sizes and gan.train_step
+    alone. networks "default" is the networks that gan.py builds from
+    config.py (normalisation layers, centred discriminator inputs), and the
+    step also updates the weight average of the sampler, as the training
+    loop does after every train_step.
     """
     init_rng = np.random.default_rng(SEED)
     noise_rng = np.random.default_rng(SEED + 1)
     pixels = size * size
-    generator = Generator(config.NOISE_SIZE, config.GENERATOR_HIDDEN_SIZES, pixels, init_rng)
-    discriminator = Discriminator(pixels, config.DISCRIMINATOR_HIDDEN_SIZES, init_rng)
-    optimizers = [Adam(network.parameters(), config.LEARNING_RATE,
-                       config.ADAM_BETA1, config.ADAM_BETA2, config.ADAM_EPSILON)
+    settings = gan.load_settings(["--image-size", str(size)])
+    weight_average = None
+    if networks == "default":
+        images = np.rint(real * 255.0).astype(np.uint8)  # only their mean image is used
+        generator, discriminator, _, weight_average = gan.build_networks(settings, images, init_rng)
+    else:
+        generator = Generator(settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels, init_rng)
+        discriminator = Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, init_rng)
+    optimizers = [Adam(network.parameters(), settings.LEARNING_RATE,
+                       settings.ADAM_BETA1, settings.ADAM_BETA2, settings.ADAM_EPSILON)
                   for network in (generator, discriminator)]
 
     workspaces = defaultdict(Workspace)
 
     def step():
-        noise = noise_rng.standard_normal((BATCH, config.NOISE_SIZE), dtype=np.float32)
-        gan.train_step(real, generator, discriminator, *optimizers, noise, workspaces=workspaces)
+        noise = noise_rng.standard_normal((BATCH, settings.NOISE_SIZE), dtype=np.float32)
+        gan.train_step(real, generator, discriminator, *optimizers, noise, settings.REAL_LABEL,
+                       workspaces=workspaces)
+        if weight_average is not None:
+            weight_average.update()
 
     return step, generator, discriminator
 
 
-def make_torch_step(size, real):
-    """Return a function that runs the same step in PyTorch with fused Adam on the CPU."""
+def make_torch_step(size, real, networks):
+    """Return a function that runs the same step in PyTorch with fused Adam on the CPU.
+
+    For networks "default": BatchNorm1d without running statistics in the
+    generator (the NumPy BatchNorm keeps none), LayerNorm in the
+    discriminator, the mean image subtracted from its inputs, and the same
+    moving average of the generator's weights after every step.
+    """
     torch.manual_seed(SEED)
     pixels = size * size
+    settings = gan.load_settings(["--image-size", str(size)])
+    default = networks == "default"
 
-    def mlp(sizes, last_activation):
+    def mlp(sizes, last_activation, normalization):
         layers = []
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(torch.nn.Linear(n_in, n_out))
-            if index < len(sizes) - 2 or last_activation:
+            is_hidden = index < len(sizes) - 2
+            if is_hidden and normalization == "batch":
+                layers.append(torch.nn.BatchNorm1d(n_out, track_running_stats=False))
+            elif is_hidden and normalization == "layer":
+                layers.append(torch.nn.LayerNorm(n_out))
+            if is_hidden or last_activation:
                 layers.append(torch.nn.Sigmoid())
         return torch.nn.Sequential(*layers)
 
-    generator = mlp([config.NOISE_SIZE, *config.GENERATOR_HIDDEN_SIZES, pixels], True)
-    discriminator = mlp([pixels, *config.DISCRIMINATOR_HIDDEN_SIZES, 1], False)
-    betas = (config.ADAM_BETA1, config.ADAM_BETA2)
+    generator = mlp([settings.NOISE_SIZE, *settings.GENERATOR_HIDDEN_SIZES, pixels], True,
+                    settings.GENERATOR_NORMALIZATION if default else "none")
+    discriminator = mlp([pixels, *settings.DISCRIMINATOR_HIDDEN_SIZES, 1], False,
+                        settings.DISCRIMINATOR_NORMALIZATION if default else "none")
+    generator_parameters = list(generator.parameters())
+    mean_image = None
+    averages = []
+    if default:
+        mean_image = torch.from_numpy(np.rint(real * 255.0).mean(axis=0, dtype=np.float32) / 255.0)
+        averages = [parameter.detach().clone() for parameter in generator_parameters]
+
+    def discriminate(images):
+        if mean_image is None:
+            return discriminator(images)
+        return discriminator(images - mean_image)  # centred inputs, as networks.Shift makes them
+
+    betas = (settings.ADAM_BETA1, settings.ADAM_BETA2)
     g_optimizer, d_optimizer = (
-        torch.optim.Adam(network.parameters(), lr=config.LEARNING_RATE, betas=betas,
-                         eps=config.ADAM_EPSILON, fused=True)
+        torch.optim.Adam(network.parameters(), lr=settings.LEARNING_RATE, betas=betas,
+                         eps=settings.ADAM_EPSILON, fused=True)
         for network in (generator, discriminator))
     loss_function = torch.nn.BCEWithLogitsLoss()
     real = torch.from_numpy(real)
     ones = torch.ones(BATCH, 1)
-    labels = torch.cat([ones, torch.zeros(BATCH, 1)])
+    labels = torch.cat([torch.full((BATCH, 1), settings.REAL_LABEL), torch.zeros(BATCH, 1)])
     d_parameters = list(discriminator.parameters())
 
     def step():
-        noise = torch.randn(BATCH, config.NOISE_SIZE)
+        noise = torch.randn(BATCH, settings.NOISE_SIZE)
         fake = generator(noise)
 
         # Discriminator step on real and fake together, as the NumPy step does.
         d_optimizer.zero_grad(set_to_none=True)
-        logits = discriminator(torch.cat([real, fake.detach()]))
+        logits = discriminate(torch.cat([real, fake.detach()]))
         loss_function(logits[:BATCH], labels[:BATCH]).add_(
             loss_function(logits[BATCH:], labels[BATCH:])).backward()
         d_optimizer.step()
@@ -207,12 +246,22 @@ def make_torch_step(size, real):
         for parameter in d_parameters:
             parameter.requires_grad_(False)
         g_optimizer.zero_grad(set_to_none=True)
-        loss_function(discriminator(fake), ones).backward()
+        loss_function(discriminate(fake), ones).backward()
         g_optimizer.step()
         for parameter in d_parameters:
             parameter.requires_grad_(True)
 
+        # The sampler's moving average: average += (1 - decay) * (parameter - average).
+        if averages:
+            with torch.no_grad():
+                torch._foreach_lerp_(averages, generator_parameters, 1.0 - settings.GENERATOR_AVERAGE_DECAY)
+
     return step
+
+
+def step_to_products(figures):
+    """Return the ratio of the NumPy step's time to the time of its matrix products alone."""
+    return figures["numpy"] / figures["products"]
 
 
 def time_block(step, steps):
@@ -222,7 +271,7 @@ def time_block(step, steps):
     return (time.perf_counter() - start) / steps
 
 
-def measure_size(size, repeats, block, warmup):
+def measure_size(size, networks, repeats, block, warmup):
     """Return the figures of one image size: step seconds (NumPy, PyTorch), FLOPs, product seconds.
 
     Each repeat times a block of NumPy steps, a block of PyTorch steps and a
@@ -231,11 +280,11 @@ def measure_size(size, repeats, block, warmup):
     """
     # Random pixels: the step's time does not depend on what the images show.
     real = np.random.default_rng(SEED).random((BATCH, size * size), dtype=np.float32)
-    numpy_step, generator, discriminator = make_numpy_step(size, real)
+    numpy_step, generator, discriminator = make_numpy_step(size, real, networks)
     products = step_products(generator, discriminator, BATCH)
     runs = {"numpy": numpy_step, "products": make_products_run(products)}
     if torch is not None:
-        runs["torch"] = make_torch_step(size, real)
+        runs["torch"] = make_torch_step(size, real, networks)
     for run in runs.values():
         for _ in range(warmup):
             run()
@@ -327,22 +376,26 @@ def main():
         print(f"PyTorch {torch.__version__} found: comparing with its fused Adam")
     print(f"float32 matmul peak: {peak:.1f} GFLOP/s (2048 x 2048 products, best of 7)")
     print()
-    header = (f"{'size':>5} {'images/s':>9} {'step ms':>8} {'GFLOP':>6} {'GFLOP/s':>8} {'of peak':>7} "
-              f"{'matmul ms':>9} {'step/matmul':>11}")
+    print("networks: plain = sigmoid MLPs; default = as config.py builds them (normalisation, "
+          "centred inputs, weight average)")
+    header = (f"{'size':>5} {'networks':>8} {'images/s':>9} {'step ms':>8} {'GFLOP':>6} {'GFLOP/s':>8} "
+              f"{'of peak':>7} {'matmul ms':>9} {'step/matmul':>11}")
     if torch is not None:
         header += f" {'torch img/s':>11} {'numpy/torch':>11}"
     print(header)
     results = {}
     for size in IMAGE_SIZES:
-        figures = measure_size(size, arguments.repeats, arguments.block, arguments.warmup)
-        results[size] = figures
-        achieved = figures["flops"] / figures["numpy"] / 1e9
-        line = (f"{size:>5} {BATCH / figures['numpy']:>9.0f} {figures['numpy'] * 1e3:>8.2f} "
-                f"{figures['flops'] / 1e9:>6.2f} {achieved:>8.1f} {achieved / peak:>7.0%} "
-                f"{figures['products'] * 1e3:>9.2f} {figures['numpy'] / figures['products']:>11.2f}")
-        if torch is not None:
-            line += f" {BATCH / figures['torch']:>11.0f} {figures['torch'] / figures['numpy']:>11.2f}"
-        print(line, flush=True)
+        for networks in NETWORKS:
+            figures = measure_size(size, networks, arguments.repeats, arguments.block, arguments.warmup)
+            results[size, networks] = figures
+            achieved = figures["flops"] / figures["numpy"] / 1e9
+            line = (f"{size:>5} {networks:>8} {BATCH / figures['numpy']:>9.0f} "
+                    f"{figures['numpy'] * 1e3:>8.2f} {figures['flops'] / 1e9:>6.2f} "
+                    f"{achieved:>8.1f} {achieved / peak:>7.0%} "
+                    f"{figures['products'] * 1e3:>9.2f} {step_to_products(figures):>11.2f}")
+            if torch is not None:
+                line += f" {BATCH / figures['torch']:>11.0f} {figures['torch'] / figures['numpy']:>11.2f}"
+            print(line, flush=True)
 
     print()
     for size in (config.IMAGE_SIZE, 64):
@@ -355,8 +408,8 @@ def main():
               f"intervals: {total:.1f} s; {shares}; {outside:.1%} outside train_step; "
               f"peak memory {spent['peak KiB'] / 1024:.0f} MiB")
     print()
-    figures = results[64]
-    print(f"64x64 step time / matrix-product time: {figures['numpy'] / figures['products']:.2f}")
+    ratios = ", ".join(f"{step_to_products(results[64, networks]):.2f} ({networks})" for networks in NETWORKS)
+    print(f"64x64 step time / matrix-product time: {ratios}")
 
 
 if __name__ == "__main__":

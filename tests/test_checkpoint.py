@@ -306,13 +306,50 @@ def test_nan_weight_stops_training_and_keeps_checkpoint(tmp_path, monkeypatch, c
 
     message = capsys.readouterr().err
     assert status == 1
-    assert "the generator's weights became NaN or infinite at epoch 4, step 7" in message
+    # The weights are not checked after each step, but the next step's losses are NaN.
+    assert "the discriminator loss became NaN or infinite in epoch 4 after batch 8" in message
     assert "--learning-rate 0.0001" in message  # half of the default 0.0002
     assert f"{tmp_path / 'checkpoint.npz'} (after epoch 2), is kept" in message
     saved = read_checkpoint(tmp_path)
     assert position(saved) == (2, 0)
     assert all(np.isfinite(array).all() for array in saved["arrays"].values() if array.dtype.kind == "f")
     assert not os.path.exists(tmp_path / "final.png")
+
+
+def test_nan_sampler_stops_before_sample_grid(tmp_path, monkeypatch, capsys):
+    # A NaN in the sampler's weights leaves the losses finite, so only the
+    # check before the next sample grid finds it.
+    samplers = []
+    updates = []
+    monkeypatch.setattr(gan.StopRequest, "install", lambda self: None)
+    build_networks = gan.build_networks
+
+    def build_and_keep_sampler(*args):
+        networks = build_networks(*args)
+        samplers.append(networks[2])
+        return networks
+
+    def poisoned_update(self):
+        average_update(self)
+        updates.append(1)
+        if len(updates) == 3 * 25 + 7:  # step 7 of epoch 4, with 25 batches per epoch
+            samplers[0].parameters()[0][0, 0] = np.nan
+
+    average_update = gan.WeightAverage.update
+    monkeypatch.setattr(gan, "build_networks", build_and_keep_sampler)
+    monkeypatch.setattr(gan.WeightAverage, "update", poisoned_update)
+    argv = [*TINY, "--output-dir", str(tmp_path), "--batch-size", "4", "--num-epochs", "6",
+            "--checkpoint-every", "2"]
+
+    status = gan.main(argv)
+
+    message = capsys.readouterr().err
+    assert status == 1
+    assert "the sampler's weights became NaN or infinite after epoch 4" in message
+    assert f"{tmp_path / 'checkpoint.npz'} (after epoch 2), is kept" in message
+    assert position(read_checkpoint(tmp_path)) == (2, 0)
+    assert os.path.exists(tmp_path / "samples_epoch_0003.png")
+    assert not os.path.exists(tmp_path / "samples_epoch_0004.png")
 
 
 def test_infinite_loss_stops_training(tmp_path):
