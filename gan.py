@@ -217,7 +217,8 @@ def build_parser():
         default = format_value(getattr(config, setting, "missing from config.py"))
         parser.add_argument(
             option_name(setting), dest=setting, metavar="VALUE", default=None,
-            help=f"{comments.get(setting, '')} (default: {default})".strip(),
+            # argparse formats help with %, so a literal % in a comment must be doubled.
+            help=f"{comments.get(setting, '')} (default: {default})".strip().replace("%", "%%"),
         )
     parser.add_argument(
         "--generate", metavar="N", default=None,

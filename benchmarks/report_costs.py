@@ -1,44 +1,75 @@
-"""Print what the pictures and the progress line of report.py cost, against a training step.
+"""Print what the pictures, checkpoints and logging of a training run cost, against the training.
 
     python benchmarks/report_costs.py
 
-Every figure is the median of several repeats within this one run. Compare
-the ratios to a training step rather than the absolute times, which depend
-on the machine and its load.
+First, the overhead of default gan.py runs on the built-in faces (2 steps
+per epoch, the worst case for the default intervals): the time of the
+training loop outside train_step and the weight average, per part, as a
+percentage of the training time. Then what each picture and the progress
+line of report.py cost, against one training step. Every figure is the
+median of several repeats within this one run. Compare the ratios rather
+than the absolute times, which depend on the machine and its load.
 """
 
+import argparse
+import json
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+from collections import defaultdict
 
+import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPOSITORY)
 
 from checkpoint_cost import median_seconds  # noqa: E402
 
+import checkpoint  # noqa: E402
 import gan  # noqa: E402
 import report  # noqa: E402
-from networks import Adam, Discriminator, Generator  # noqa: E402
+from networks import Workspace  # noqa: E402
 
 REPEATS = 5
 
 
+def print_training_overhead(epochs, runs):
+    """Print the overhead of a default training run on the built-in faces: the median of runs runs."""
+    measured = [measure_training_run(gan.config.IMAGE_SIZE, epochs) for _ in range(runs)]
+    figures = {name: statistics.median(run[name] for run in measured) for name in measured[0]}
+    for line in describe_training_run(gan.config.IMAGE_SIZE, epochs, figures):
+        print(line)
+    print(f"  (median of {runs} runs; each figure's median on its own)")
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-epochs", type=int, default=20,
+                        help="epochs of each gan.py run that measures the overhead (default 20)")
+    parser.add_argument("--runs", type=int, default=3, help="gan.py runs, for the median (default 3)")
+    arguments = parser.parse_args()
+    print_training_overhead(arguments.run_epochs, arguments.runs)
+
     folder = tempfile.mkdtemp(prefix="report-cost-")
     settings = gan.load_settings(["--output-dir", folder])
     rng = np.random.default_rng(0)
     pixels = settings.IMAGE_SIZE ** 2
-    generator = Generator(settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels, rng)
-    discriminator = Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, rng)
-    generator_optimizer = Adam(generator.parameters(), settings.LEARNING_RATE, settings.ADAM_BETA1)
-    discriminator_optimizer = Adam(discriminator.parameters(), settings.LEARNING_RATE, settings.ADAM_BETA1)
+    training_images = rng.integers(0, 256, (100, pixels), dtype=np.uint8)
+    generator, discriminator, sampler, weight_average = gan.build_networks(settings, training_images, rng)
+    generator_optimizer = gan.make_optimizer(generator.parameters(), settings, settings.LEARNING_RATE)
+    discriminator_optimizer = gan.make_optimizer(discriminator.parameters(), settings, settings.LEARNING_RATE)
     real = rng.random((settings.BATCH_SIZE, pixels), dtype=np.float32)
     noise = rng.standard_normal((settings.BATCH_SIZE, settings.NOISE_SIZE), dtype=np.float32)
+    workspaces = defaultdict(Workspace)
 
     def step():
-        gan.train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise)
+        gan.train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise,
+                       workspaces=workspaces)
+        weight_average.update()
 
     step_seconds = median_seconds(step, repeats=21)
 
@@ -51,33 +82,151 @@ def main():
             progress.update(batch, settings.BATCH_SIZE)
 
     update_seconds = median_seconds(updates) / calls
-    print(f"train_step, default networks, batch {settings.BATCH_SIZE}: {step_seconds * 1e3:.2f} ms")
+    print(f"train_step and weight average, default networks, batch {settings.BATCH_SIZE}: "
+          f"{step_seconds * 1e3:.2f} ms")
     print(f"ProgressLine.update per batch: {update_seconds * 1e9:.0f} ns "
           f"({update_seconds / step_seconds:.2e} of a training step)")
 
-    # A folder as a whole default run leaves it: a grid for epochs 0 to NUM_EPOCHS.
+    # A folder as a whole default run leaves it: a grid every SAMPLE_EVERY epochs from epoch 0.
     epochs = settings.NUM_EPOCHS
     history = [{"epoch": epoch, "discriminator_loss": 1.3 + 0.1 * np.sin(epoch), "generator_loss": 0.8,
                 "d_real": 0.5, "d_fake": 0.45, "seconds": 1.0} for epoch in range(1, epochs + 1)]
-    training_images = rng.integers(0, 256, (100, pixels), dtype=np.uint8)
     fixed_noise = rng.standard_normal((64, settings.NOISE_SIZE), dtype=np.float32)
-    for epoch in range(epochs + 1):
-        gan.write_samples(generator, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
+    grid_epochs = range(0, epochs + 1, settings.SAMPLE_EVERY)
+    for epoch in grid_epochs:
+        gan.write_samples(sampler, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
+    run = checkpoint.TrainingState(settings, generator, discriminator, generator_optimizer,
+                                   discriminator_optimizer, fixed_noise, {"shuffle": rng}, "", sampler)
+    run.history = history
+
+    def save():
+        run.saved_position = None  # so that save() writes again
+        run.save()
+
     report.log.disabled = True
+    checkpoint.log.disabled = True
     figures = {
+        "sample grid (sampler forward, PNG, 2 files)": lambda: gan.write_samples(
+            sampler, fixed_noise, settings, "samples.png"),
+        "checkpoint save, synced to disk": save,
         "history.csv (every epoch)": lambda: report.write_history_csv(
             history, os.path.join(folder, "history.csv")),
         "history.png": lambda: report.write_chart(history, os.path.join(folder, "history.png")),
-        f"timelapse, {epochs + 1} grids": lambda: report.write_timelapse(folder, epochs),
-        "latent walk strip and video": lambda: report.write_latent_walk(generator, settings),
+        f"timelapse, {len(grid_epochs)} grids": lambda: report.write_timelapse(folder, epochs),
+        "latent walk strip and video": lambda: report.write_latent_walk(sampler, settings),
         "nearest-neighbour sheet, 100 images": lambda: report.write_nearest_neighbours(
-            generator, training_images, settings),
+            sampler, training_images, settings),
     }
     print(f"Outputs of a {epochs}-epoch run at the default settings, median of {REPEATS}:")
     for name, function in figures.items():
         seconds = median_seconds(function, repeats=REPEATS)
         print(f"  {name}: {seconds:.3f} s ({seconds / step_seconds:.2g} training steps)")
     shutil.rmtree(folder)
+
+
+# --- Overhead of a default training run ---
+
+# Run in a child process: gan.train with every part of the training loop
+# wrapped in a timer. Prints one JSON object: the calls of each part as
+# [start, seconds] pairs, the run's total seconds and its peak memory.
+TRAINING_RUN = """
+import json, sys, time
+import checkpoint, gan, report
+
+calls = {}
+
+def timed(owner, name, label):
+    function = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            calls.setdefault(label, []).append([start, time.perf_counter() - start])
+    setattr(owner, name, wrapper)
+
+timed(gan, "train_step", "train_step")
+timed(gan.WeightAverage, "update", "weight average")
+timed(gan, "write_samples", "sample grids")
+timed(gan, "score_samples", "quality scores")
+timed(checkpoint.TrainingState, "save", "checkpoints")
+timed(checkpoint.TrainingState, "record_step", "NaN checks")
+timed(checkpoint.TrainingState, "check_weights", "NaN checks")
+timed(report, "write_history_csv", "history and chart")
+timed(report, "write_chart", "history and chart")
+settings = gan.load_settings(sys.argv[1:])
+start = time.perf_counter()
+gan.train(settings, gan.StopRequest())
+total = time.perf_counter() - start
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+print(json.dumps({"calls": calls, "total": total, "peak KiB": peak}))
+"""
+
+TRAINING = ("train_step", "weight average")  # the work of a step; everything else is overhead
+OVERHEAD_PARTS = ("sample grids", "checkpoints", "quality scores", "history and chart", "NaN checks")
+
+
+def write_resized_faces(size, folder):
+    """Write the built-in faces into folder as size x size PNG files.
+
+    gan.py skips images smaller than half the training size, so the 25x25
+    built-in faces are enlarged here for the larger sizes.
+    """
+    faces = os.path.join(REPOSITORY, "faces")
+    for name in sorted(os.listdir(faces)):
+        if name.endswith(".png"):
+            face = cv2.imread(os.path.join(faces, name), cv2.IMREAD_GRAYSCALE)
+            cv2.imwrite(os.path.join(folder, name), cv2.resize(face, (size, size)))
+
+
+def measure_training_run(size, epochs):
+    """Train on the built-in faces at the default settings but size and epochs; return the loop's figures.
+
+    The training loop runs from the start of the first train_step to the
+    start of the final sample grid. Returns the seconds in it of the
+    training itself (train_step and the weight average), of each part in
+    OVERHEAD_PARTS and of the rest ("other": batches, noise, progress line,
+    logging), the seconds of the whole run including loading and the
+    pictures written at the end, and its peak memory. The peak is the child's
+    VmHWM in /proc (Linux only): unlike ru_maxrss, it does not count the
+    memory of this process, which the child starts from.
+    """
+    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as output:
+        write_resized_faces(size, data)
+        arguments = ["--data-dir", data, "--image-size", str(size), "--num-epochs", str(epochs),
+                     "--output-dir", output]
+        result = subprocess.run([sys.executable, "-c", TRAINING_RUN, *arguments], cwd=REPOSITORY,
+                                capture_output=True, text=True, check=True)
+    run = json.loads(result.stdout.splitlines()[-1])
+    calls = run["calls"]
+    loop_start = calls["train_step"][0][0]
+    loop_end = calls["sample grids"][-1][0]  # final.png
+
+    def seconds_in_loop(label):
+        return sum(seconds for start, seconds in calls.get(label, []) if loop_start <= start < loop_end)
+
+    figures = {"loop": loop_end - loop_start, "training": sum(seconds_in_loop(label) for label in TRAINING)}
+    for label in OVERHEAD_PARTS:
+        figures[label] = seconds_in_loop(label)
+    figures["other"] = figures["loop"] - sum(figures[label] for label in ("training", *OVERHEAD_PARTS))
+    figures["total"] = run["total"]
+    figures["peak MiB"] = run["peak KiB"] / 1024
+    return figures
+
+
+def describe_training_run(size, epochs, figures):
+    """Return lines that give the overhead of each part as a percentage of the training time."""
+    training = figures["training"]
+    overhead = figures["loop"] - training
+    parts = ", ".join(f"{label} {figures[label] / training:.1%}" for label in (*OVERHEAD_PARTS, "other"))
+    return [
+        f"gan.py at {size}x{size}, {epochs} epochs of the built-in faces, default intervals: "
+        f"run {figures['total']:.1f} s, training loop {figures['loop']:.2f} s, "
+        f"peak memory {figures['peak MiB']:.0f} MiB",
+        f"  overhead {overhead / training:.1%} of the training time ({training:.2f} s): {parts}",
+    ]
+
 
 if __name__ == "__main__":
     main()

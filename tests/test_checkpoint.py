@@ -252,7 +252,7 @@ def test_damaged_checkpoint_is_reported_and_kept(tmp_path, damage):
 
 
 def test_resume_false_moves_earlier_run_aside(tmp_path):
-    first = run_gan(tmp_path, "--num-epochs", "1")
+    first = run_gan(tmp_path, "--num-epochs", "1", "--sample-every", "1")
     assert first.returncode == 0, first.stderr
     earlier = (tmp_path / "checkpoint.npz").read_bytes()
 
@@ -339,7 +339,7 @@ def test_nan_sampler_stops_before_sample_grid(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(gan, "build_networks", build_and_keep_sampler)
     monkeypatch.setattr(gan.WeightAverage, "update", poisoned_update)
     argv = [*TINY, "--output-dir", str(tmp_path), "--batch-size", "4", "--num-epochs", "6",
-            "--checkpoint-every", "2"]
+            "--checkpoint-every", "2", "--sample-every", "1"]
 
     status = gan.main(argv)
 

@@ -58,7 +58,7 @@ def read_png(path):
 
 
 def test_short_run_writes_sample_grids(tmp_path):
-    result = run_gan("--num-epochs", "3", "--output-dir", str(tmp_path), *SMALL)
+    result = run_gan("--num-epochs", "3", "--sample-every", "1", "--output-dir", str(tmp_path), *SMALL)
 
     assert result.returncode == 0, result.stderr
     assert "epoch 3/3" in result.stdout
@@ -78,7 +78,7 @@ def test_short_run_writes_sample_grids(tmp_path):
 
 
 def test_grid_faces_differ_between_epochs(tmp_path):
-    result = run_gan("--num-epochs", "2", "--output-dir", str(tmp_path), *SMALL)
+    result = run_gan("--num-epochs", "2", "--sample-every", "1", "--output-dir", str(tmp_path), *SMALL)
 
     assert result.returncode == 0, result.stderr
     before = read_png(tmp_path / "samples_epoch_0000.png").astype(int)
@@ -241,7 +241,8 @@ def test_empty_output_dir_rejected(tmp_path):
 
 
 def test_closed_pipe_no_traceback(tmp_path):
-    arguments = [sys.executable, "gan.py", "--num-epochs", "4", "--output-dir", str(tmp_path), *SMALL]
+    arguments = [sys.executable, "gan.py", "--num-epochs", "4", "--sample-every", "1",
+                 "--output-dir", str(tmp_path), *SMALL]
     command = shlex.join(arguments) + " | head -n 1"
     result = subprocess.run(command, shell=True, cwd=REPO, capture_output=True, text=True, timeout=120)
 

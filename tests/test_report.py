@@ -517,9 +517,9 @@ def test_generate_from_checkpoint(tmp_path):
 
 
 def test_resumed_run_keeps_history(tmp_path):
-    first = run_gan(*TINY, "--num-epochs", "2", "--output-dir", str(tmp_path))
+    first = run_gan(*TINY, "--num-epochs", "2", "--sample-every", "1", "--output-dir", str(tmp_path))
     assert first.returncode == 0, first.stderr
-    second = run_gan(*TINY, "--num-epochs", "4", "--output-dir", str(tmp_path))
+    second = run_gan(*TINY, "--num-epochs", "4", "--sample-every", "1", "--output-dir", str(tmp_path))
     assert second.returncode == 0, second.stderr
     with open(tmp_path / "history.csv", newline="") as file:
         rows = list(csv.DictReader(file))
