@@ -442,9 +442,9 @@ class TrainingState:
         or infinite weight makes the next step's losses NaN or infinite, so
         it stops training one step later.
         """
-        # NOTE: a non-finite value that leaves the losses finite, such as a
-        # NaN in the sampler's weights after the last step of an epoch, is
-        # found by check_weights before the next sample grid or by save()
+        # NOTE: a non-finite value can leave the losses finite, for example a
+        # NaN in the sampler's weights after the last step of an epoch. Then
+        # check_weights finds it before the next sample grid, or save()
         # before the next checkpoint, not at its step.
         self.step += 1
         for key, value in results.items():

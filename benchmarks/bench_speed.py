@@ -5,20 +5,24 @@
 
 Prints, in one run and with two threads:
 - the float32 matrix-multiply peak through NumPy (best of several square products);
-- per image size (25, 32, 64), with batch 64 and the default networks of
-  config.py: images/second of gan.train_step on random pixels (median of
-  timed blocks after a warm-up) and the floating-point operations of one step, counted from the
-  layer shapes, hence the achieved GFLOP/s and the fraction of peak;
+- per image size (25, 32, 64), with batch 64, for two kinds of networks of
+  the default sizes of config.py: "plain" sigmoid MLPs, and the "default"
+  networks as gan.py builds them (normalisation layers, centred inputs, and
+  the weight average updated after every step): images/second of the
+  training step on random pixels (median of timed blocks after a warm-up)
+  and the floating-point operations of one step, counted from the layer
+  shapes, hence the achieved GFLOP/s and the fraction of peak;
 - the time of the step's matrix products alone, on the same shapes and
   layouts, and the ratio of the step's time to it;
 - when `import torch` works, the images/second of the same networks, batch
   and Adam in PyTorch (fused Adam), timed in blocks that alternate with the
   NumPy blocks;
 - for `python gan.py` training runs on the built-in faces at the default
-  image size and at 64x64: the peak resident memory, and the share of the
-  run's time spent outside the training step (sample grids, logging,
-  checkpoints, data) at the default intervals.
-The last line holds the 64x64 ratio of step time to matrix-product time.
+  image size and at 64x64: the peak resident memory, and the time of the
+  training loop outside the training step (sample grids, checkpoints,
+  quality scores, history, logging) as a percentage of the training time,
+  at the default intervals (see report_costs.py).
+The last line gives the 64x64 ratios of step time to matrix-product time.
 PyTorch is never needed by the product; the comparison is optional.
 """
 
@@ -30,18 +34,16 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = str(THREADS)
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)
+
+from report_costs import describe_training_run, measure_training_run  # noqa: E402
 
 import config  # noqa: E402
 import gan  # noqa: E402
@@ -145,11 +147,11 @@ def make_products_run(products):
 def make_numpy_step(size, real, networks):
     """Return a function that runs one product training step, and the generator and discriminator.
 
-    networks "plain" is sigmoid MLPs of the default sizes and gan.train_step
-    alone. networks "default" is the networks that gan.py builds from
-    config.py (normalisation layers, centred discriminator inputs), and the
-    step also updates the weight average of the sampler, as the training
-    loop does after every train_step.
+    With networks "plain" they are sigmoid MLPs of the default sizes, and
+    the step is gan.train_step alone. With "default" they are the networks
+    that gan.py builds from config.py (normalisation layers, centred
+    discriminator inputs), and the step also updates the sampler's weight
+    average, as the training loop does after every train_step.
     """
     init_rng = np.random.default_rng(SEED)
     noise_rng = np.random.default_rng(SEED + 1)
@@ -298,74 +300,14 @@ def measure_size(size, networks, repeats, block, warmup):
     return figures
 
 
-# Run in a child process: train with gan.train and time its parts by wrapping them.
-TRAINING_RUN = """
-import json, sys, time
-import checkpoint, gan
-
-spent = {}
-
-def timed(owner, name, label):
-    function = getattr(owner, name)
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
-    setattr(owner, name, wrapper)
-
-timed(gan, "train_step", "train_step")
-timed(gan, "write_samples", "sample grids")
-if hasattr(checkpoint, "TrainingState"):
-    timed(checkpoint.TrainingState, "save", "checkpoints")
-settings = gan.load_settings(sys.argv[1:])
-start = time.perf_counter()
-gan.train(settings, gan.StopRequest())
-spent["total"] = time.perf_counter() - start
-with open("/proc/self/status") as status:
-    spent["peak KiB"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-print(json.dumps(spent))
-"""
-
-
-def write_resized_faces(size, folder):
-    """Write the built-in faces into folder as size x size PNG files.
-
-    gan.py skips images smaller than half the training size, so the 25x25
-    built-in faces are enlarged here for the larger sizes.
-    """
-    faces = os.path.join(REPOSITORY, "faces")
-    for name in sorted(os.listdir(faces)):
-        if name.endswith(".png"):
-            face = cv2.imread(os.path.join(faces, name), cv2.IMREAD_GRAYSCALE)
-            cv2.imwrite(os.path.join(folder, name), cv2.resize(face, (size, size)))
-
-
-def measure_training_run(size, epochs):
-    """Run gan.py at the default settings but size and epochs; return its seconds per part and peak memory.
-
-    The parts are train_step, the sample grids and the checkpoints, read from
-    timing wrappers in the child process, and the run's total. The peak is
-    the child's VmHWM in /proc (Linux only): unlike ru_maxrss, it does not
-    count the memory of this process, which the child starts from.
-    """
-    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as output:
-        write_resized_faces(size, data)
-        arguments = ["--data-dir", data, "--image-size", str(size), "--num-epochs", str(epochs),
-                     "--output-dir", output]
-        result = subprocess.run([sys.executable, "-c", TRAINING_RUN, *arguments], cwd=REPOSITORY,
-                                capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed blocks per image size (default 7)")
     parser.add_argument("--block", type=int, default=5, help="training steps per timed block (default 5)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before timing (default 5)")
-    parser.add_argument("--run-epochs", type=int, default=20,
-                        help="epochs of the gan.py run for peak memory and overhead (default 20)")
+    # 100 epochs contain sample grids, charts and a checkpoint at the default intervals.
+    parser.add_argument("--run-epochs", type=int, default=100,
+                        help="epochs of the gan.py runs for peak memory and overhead (default 100)")
     arguments = parser.parse_args()
 
     peak = matmul_peak()
@@ -399,14 +341,9 @@ def main():
 
     print()
     for size in (config.IMAGE_SIZE, 64):
-        spent = measure_training_run(size, arguments.run_epochs)
-        total = spent["total"]
-        shares = ", ".join(f"{label} {spent[label] / total:.1%}"
-                           for label in ("train_step", "sample grids", "checkpoints") if label in spent)
-        outside = 1.0 - spent["train_step"] / total
-        print(f"gan.py at {size}x{size}, {arguments.run_epochs} epochs of the built-in faces, default "
-              f"intervals: {total:.1f} s; {shares}; {outside:.1%} outside train_step; "
-              f"peak memory {spent['peak KiB'] / 1024:.0f} MiB")
+        figures = measure_training_run(size, arguments.run_epochs)
+        for line in describe_training_run(size, arguments.run_epochs, figures):
+            print(line)
     print()
     ratios = ", ".join(f"{step_to_products(results[64, networks]):.2f} ({networks})" for networks in NETWORKS)
     print(f"64x64 step time / matrix-product time: {ratios}")

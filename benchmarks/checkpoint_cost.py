@@ -2,8 +2,9 @@
 
     python benchmarks/checkpoint_cost.py
 
-Prints the median time of one training step (a batch of BATCH_SIZE), of the
-NaN/infinity check that runs after every step, of one checkpoint save
+Prints the median time of one training step (a batch of BATCH_SIZE, with the
+weight average update), of the NaN/infinity check of the losses that runs
+after every step, of one checkpoint save
 (synced to disk, in a temporary folder under the system's temp folder), and
 the checkpoint's size. The figures depend on the machine and its disk.
 """
@@ -13,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 
 import numpy as np
 
@@ -20,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import checkpoint  # noqa: E402
 import gan  # noqa: E402
+from networks import Workspace  # noqa: E402
 
 REPEATS = 15
 
@@ -38,22 +41,25 @@ def main():
     settings = gan.load_settings(["--output-dir", output_dir])
     rng = np.random.default_rng(0)
     pixels = settings.IMAGE_SIZE ** 2
-    generator = gan.Generator(settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels, rng)
-    discriminator = gan.Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, rng)
-    generator_optimizer = gan.make_optimizer(generator.parameters(), settings)
-    discriminator_optimizer = gan.make_optimizer(discriminator.parameters(), settings)
+    training_images = rng.integers(0, 256, (100, pixels), dtype=np.uint8)
+    generator, discriminator, sampler, weight_average = gan.build_networks(settings, training_images, rng)
+    generator_optimizer = gan.make_optimizer(generator.parameters(), settings, settings.LEARNING_RATE)
+    discriminator_optimizer = gan.make_optimizer(discriminator.parameters(), settings, settings.LEARNING_RATE)
     fixed_noise = rng.standard_normal((64, settings.NOISE_SIZE), dtype=np.float32)
     real = rng.random((settings.BATCH_SIZE, pixels), dtype=np.float32)
     noise = rng.standard_normal((settings.BATCH_SIZE, settings.NOISE_SIZE), dtype=np.float32)
     state = checkpoint.TrainingState(settings, generator, discriminator, generator_optimizer,
-                                     discriminator_optimizer, fixed_noise, {"shuffle": rng})
+                                     discriminator_optimizer, fixed_noise, {"shuffle": rng}, "", sampler)
+    workspaces = defaultdict(Workspace)
 
     def step():
-        gan.train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise)
+        gan.train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise,
+                       workspaces=workspaces)
+        weight_average.update()
 
     def check():
         state.step = 0
-        state.record_step({"generator_loss": 1.0})
+        state.record_step({"discriminator_loss": 1.0, "generator_loss": 1.0, "d_real": 0.5, "d_fake": 0.5})
 
     def save():
         state.saved_position = None
@@ -66,10 +72,10 @@ def main():
     os.unlink(state.path)
     os.rmdir(output_dir)
 
-    parameters = sum(p.size for p in generator.parameters() + discriminator.parameters())
+    parameters = sum(p.size for network in (generator, discriminator, sampler) for p in network.parameters())
     print(f"networks: {parameters:,} parameters; batch size {settings.BATCH_SIZE}")
     print(f"training step:           {step_time * 1000:8.2f} ms")
-    print(f"NaN check after a step:  {check_time * 1000:8.2f} ms  ({check_time / step_time:.1%} of a step)")
+    print(f"loss check after a step: {check_time * 1000:8.2f} ms  ({check_time / step_time:.1%} of a step)")
     print(f"checkpoint save:         {save_time * 1000:8.2f} ms  ({save_time / step_time:.1f} steps)")
     print(f"checkpoint size:         {size / 1e6:8.1f} MB")
 

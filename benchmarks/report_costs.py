@@ -2,11 +2,12 @@
 
     python benchmarks/report_costs.py
 
-First, the overhead of default gan.py runs on the built-in faces (2 steps
-per epoch, the worst case for the default intervals): the time of the
-training loop outside train_step and the weight average, per part, as a
-percentage of the training time. Then what each picture and the progress
-line of report.py cost, against one training step. Every figure is the
+First, the overhead of default gan.py runs on the built-in faces, whose 2
+steps per epoch are the worst case for the default intervals. It is the
+time of the training loop outside train_step and the weight average, per
+part, as a percentage of the training time. Then the cost of a sample grid,
+a checkpoint, each picture of report.py and the progress line, against one
+training step. Every figure is the
 median of several repeats within this one run. Compare the ratios rather
 than the absolute times, which depend on the machine and its load.
 """
@@ -48,8 +49,9 @@ def print_training_overhead(epochs, runs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-epochs", type=int, default=20,
-                        help="epochs of each gan.py run that measures the overhead (default 20)")
+    parser.add_argument("--run-epochs", type=int, default=gan.config.NUM_EPOCHS,
+                        help=f"epochs of each gan.py run that measures the overhead (default "
+                             f"{gan.config.NUM_EPOCHS}, as NUM_EPOCHS in config.py)")
     parser.add_argument("--runs", type=int, default=3, help="gan.py runs, for the median (default 3)")
     arguments = parser.parse_args()
     print_training_overhead(arguments.run_epochs, arguments.runs)
@@ -136,7 +138,9 @@ import checkpoint, gan, report
 calls = {}
 
 def timed(owner, name, label):
-    function = getattr(owner, name)
+    function = getattr(owner, name, None)
+    if function is None:  # a part that this version of the program does not have
+        return
     def wrapper(*args, **kwargs):
         start = time.perf_counter()
         try:
@@ -184,13 +188,13 @@ def measure_training_run(size, epochs):
     """Train on the built-in faces at the default settings but size and epochs; return the loop's figures.
 
     The training loop runs from the start of the first train_step to the
-    start of the final sample grid. Returns the seconds in it of the
-    training itself (train_step and the weight average), of each part in
-    OVERHEAD_PARTS and of the rest ("other": batches, noise, progress line,
-    logging), the seconds of the whole run including loading and the
-    pictures written at the end, and its peak memory. The peak is the child's
-    VmHWM in /proc (Linux only): unlike ru_maxrss, it does not count the
-    memory of this process, which the child starts from.
+    start of the checkpoint save that follows it. The figures are the seconds that the
+    loop spent in the training itself (train_step and the weight average),
+    in each part of OVERHEAD_PARTS and in the rest ("other": batches, noise,
+    progress line, logging). They also give the seconds of the whole run,
+    with loading and the pictures written at the end, and its peak memory.
+    The peak is the child's VmHWM in /proc (Linux only). Unlike ru_maxrss,
+    it does not count the memory of this process, which the child starts from.
     """
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as output:
         write_resized_faces(size, data)
@@ -201,7 +205,7 @@ def measure_training_run(size, epochs):
     run = json.loads(result.stdout.splitlines()[-1])
     calls = run["calls"]
     loop_start = calls["train_step"][0][0]
-    loop_end = calls["sample grids"][-1][0]  # final.png
+    loop_end = calls["checkpoints"][-1][0]  # the save that every run makes after its last epoch
 
     def seconds_in_loop(label):
         return sum(seconds for start, seconds in calls.get(label, []) if loop_start <= start < loop_end)
