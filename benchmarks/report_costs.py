@@ -39,12 +39,16 @@ REPEATS = 5
 
 
 def print_training_overhead(epochs, runs):
-    """Print the overhead of a default training run on the built-in faces: the median of runs runs."""
+    """Print the overhead of default training runs on the built-in faces: the median of runs runs."""
     measured = [measure_training_run(gan.config.IMAGE_SIZE, epochs) for _ in range(runs)]
     figures = {name: statistics.median(run[name] for run in measured) for name in measured[0]}
-    for line in describe_training_run(gan.config.IMAGE_SIZE, epochs, figures):
+    shares = [overhead_shares(run) for run in measured]
+    median_shares = {name: statistics.median(run[name] for run in shares) for name in shares[0]}
+    for line in describe_training_run(gan.config.IMAGE_SIZE, epochs, figures, median_shares):
         print(line)
-    print(f"  (median of {runs} runs; each figure's median on its own)")
+    each_run = ", ".join(f"{run_shares['overhead']:.1%}" for run_shares in shares)
+    print(f"  (medians of {runs} runs, each figure and percentage on its own; the overhead of each "
+          f"run: {each_run})")
 
 
 def main():
@@ -219,18 +223,28 @@ def measure_training_run(size, epochs):
     return figures
 
 
-def describe_training_run(size, epochs, figures):
-    """Return lines that give the overhead of each part as a percentage of the training time."""
+def overhead_shares(figures):
+    """Return the overhead of a training run and of each part of it, as fractions of the training time."""
     training = figures["training"]
-    overhead = figures["loop"] - training
-    parts = ", ".join(f"{label} {figures[label] / training:.1%}" for label in (*OVERHEAD_PARTS, "other"))
+    shares = {"overhead": (figures["loop"] - training) / training}
+    for label in (*OVERHEAD_PARTS, "other"):
+        shares[label] = figures[label] / training
+    return shares
+
+
+def describe_training_run(size, epochs, figures, shares=None):
+    """Return lines that give the overhead of each part as a percentage of the training time.
+
+    shares defaults to overhead_shares(figures).
+    """
+    shares = shares or overhead_shares(figures)
+    parts = ", ".join(f"{label} {shares[label]:.1%}" for label in (*OVERHEAD_PARTS, "other"))
     return [
         f"gan.py at {size}x{size}, {epochs} epochs of the built-in faces, default intervals: "
         f"run {figures['total']:.1f} s, training loop {figures['loop']:.2f} s, "
         f"peak memory {figures['peak MiB']:.0f} MiB",
-        f"  overhead {overhead / training:.1%} of the training time ({training:.2f} s): {parts}",
+        f"  overhead {shares['overhead']:.1%} of the training time ({figures['training']:.2f} s): {parts}",
     ]
-
 
 if __name__ == "__main__":
     main()
