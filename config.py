@@ -143,10 +143,11 @@ OUTPUT_DIR = "output"
 # Write a grid of 64 samples every this many epochs (1 to 1000000). The grid
 # uses the same noise vectors every time, so the same faces can be watched
 # as they form. A final grid is also written when training ends or is stopped
-# by Ctrl+C. One grid costs about half a training step at 25x25, and the 100
-# built-in faces make an epoch of 2 steps, so a grid every epoch took 20-30%
-# of the training time; every 20 epochs keeps it near 1%. Lower it for
-# more frames in the timelapse, or with a large data set, whose epochs are long.
+# by Ctrl+C. A grid costs about half a training step at 25x25. The 100
+# built-in faces make epochs of 2 steps, where a grid every epoch took 25-30%
+# of the training time and one every 20 epochs takes about 1%
+# (benchmarks/report_costs.py). Lower it for more frames in the timelapse,
+# or when epochs are long, as with a large data set.
 SAMPLE_EVERY = 20
 
 # Save a checkpoint every this many epochs (1 to 1000000). A checkpoint is
@@ -154,9 +155,10 @@ SAMPLE_EVERY = 20
 # so this only bounds the epochs that a crash or power cut can lose. Lower
 # values cost more disk writes. Each checkpoint replaces the previous one.
 # A save of the default networks at 25x25 (37 MB, synced to disk) costs
-# about two training steps, so with the 2 steps per epoch of the built-in
-# faces every 5 epochs took 5-25% of the training time, and every 100 about
-# 1%. With a large data set, whose epochs are long, lower it.
+# about two training steps. With the 2-step epochs of the built-in faces, a
+# save every 5 epochs took 8-25% of the training time, and one every 100
+# takes under 1% (benchmarks/report_costs.py). Lower it when epochs are long,
+# as with a large data set, so that a crash loses less training.
 CHECKPOINT_EVERY = 100
 
 # Continue from the checkpoint in OUTPUT_DIR when there is one (true or
@@ -178,8 +180,8 @@ SAMPLE_CELL_SIZE = 100
 # Redraw the chart of the per-epoch figures, history.png, every this many
 # epochs (1 to 1000000). It is also drawn whenever training stops.
 # history.csv is rewritten after every epoch regardless. A chart costs about
-# a fifth of a training step at 25x25, so every 50 epochs of 2 steps keeps
-# it near 0.2% of the training time.
+# a fifth of a training step at 25x25, so one every 50 epochs of 2 steps
+# takes under 0.5% of the training time.
 CHART_EVERY = 50
 
 # Seconds between progress lines inside an epoch (greater than 0, at most
