@@ -2,22 +2,25 @@
 
     git show COMMIT:networks.py > /tmp/networks_before.py
     python benchmarks/compare_networks.py /tmp/networks_before.py
+    OPENBLAS_NUM_THREADS=1 python benchmarks/compare_networks.py /tmp/networks_before.py
 
 Both versions build the default networks of config.py (batch normalisation
 in the generator, layer normalisation and centred inputs in the
 discriminator, the sampler's weight average) and run gan.train_step from
 this checkout on them. Blocks of each version alternate, so a change in the
-machine's load affects both alike. Prints the median time of a training
-step with the weight-average update, of the update alone, of drawing the
-64 faces of a sample grid (freezing the batch statistics, then the forward
-pass), and of the normalisation layers' forward and backward passes; then
-the peak memory allocated inside one step (tracemalloc).
+machine's load affects both alike. The script prints the median time of
+four things: a training step with the weight-average update, the update
+alone, drawing the 64 faces of a sample grid (freezing the batch
+statistics, then the forward pass), and the normalisation layers' forward
+and backward passes. Then it prints the peak memory allocated inside one
+step (tracemalloc).
 """
 
 import os
 
-THREADS = 2
-# BLAS reads its thread count when it loads, so this must precede importing NumPy.
+# Two BLAS threads unless OPENBLAS_NUM_THREADS is set. BLAS reads its thread
+# count when it loads, so this must precede importing NumPy.
+THREADS = int(os.environ.get("OPENBLAS_NUM_THREADS", "2"))
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = str(THREADS)
 
@@ -99,19 +102,6 @@ def time_block(function, calls):
     return (time.perf_counter() - start) / calls
 
 
-def peak_allocation(function):
-    """Return the peak bytes that Python and NumPy allocated while function ran."""
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        start, _ = tracemalloc.get_traced_memory()
-        function()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak - start
-
-
 def print_load_average():
     with open("/proc/loadavg") as file:
         print("load average:", " ".join(file.read().split()[:3]))
@@ -147,7 +137,11 @@ def main():
             print(f"{size}x{size} {label:<36} before {before * 1e3:8.2f} ms  after {after * 1e3:8.2f} ms  "
                   f"speed-up {before / after:.2f}")
         for name, version_runs in runs.items():
-            allocated = peak_allocation(version_runs["training step and weight average"])
+            # Tracing starts with nothing traced, so its peak is what the step allocated.
+            tracemalloc.start()
+            version_runs["training step and weight average"]()
+            _, allocated = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
             print(f"{size}x{size} peak allocation inside one step, {name}: {allocated / 1e6:.3f} MB")
     print_load_average()
 
