@@ -135,6 +135,7 @@ RULES = {
     "GENERATOR_NORMALIZATION": one_of("none", "batch", "layer"),
     "DISCRIMINATOR_NORMALIZATION": one_of("none", "layer"),
     "MINIBATCH_STD_GROUP": integer_in(0, 64),
+    "DISCRIMINATOR_PACKING": integer_in(1, 16),
     "CENTRE_INPUTS": boolean(),
     "SIGMOID_INIT": boolean(),
     "NUM_EPOCHS": integer_in(1, 1_000_000),
@@ -147,6 +148,7 @@ RULES = {
     "ADAM_EPSILON": number_in(0, 1, include_low=False),
     "REAL_LABEL": number_in(0.5, 1, include_low=True),
     "INSTANCE_NOISE": number_in(0, 1, include_low=True),
+    "FEATURE_MATCHING": number_in(0, 1000, include_low=True),
     "GENERATOR_AVERAGE_DECAY": average_decay(),
     "SEED": integer_in(0, 2**32 - 1),
     "OUTPUT_DIR": writable_folder_path(),
@@ -375,7 +377,8 @@ def build_networks(settings, images, rng):
     discriminator = Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, rng,
                                   normalization=settings.DISCRIMINATOR_NORMALIZATION,
                                   minibatch_std_group=settings.MINIBATCH_STD_GROUP,
-                                  input_offset=mean_image if settings.CENTRE_INPUTS else None)
+                                  input_offset=mean_image if settings.CENTRE_INPUTS else None,
+                                  packing=settings.DISCRIMINATOR_PACKING)
     if settings.SIGMOID_INIT:
         init_for_sigmoid(generator)
     sampler = Generator(*generator_shape, rng, normalization=settings.GENERATOR_NORMALIZATION)
@@ -394,12 +397,26 @@ def score_samples(meter, sampler, noise, label="quality"):
     return scores
 
 
+def fill_batch(real, multiple):
+    """Return the batch real, with its first images repeated at its end to make its size a multiple.
+
+    The discriminator judges whole packs of images, and its minibatch
+    standard-deviation feature whole groups of packs; Discriminator.batch_multiple
+    gives the size that keeps every pack and group within the real images.
+    Only an epoch's last, shorter batch can need filling.
+    """
+    rows = -(-len(real) // multiple) * multiple
+    return real if rows == len(real) else np.resize(real, (rows, real.shape[1]))
+
+
 def train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise,
-               real_label=1.0, instance_noise=None, workspaces=None):
+               real_label=1.0, instance_noise=None, workspaces=None, feature_matching=0.0):
     """Run one discriminator step and one generator step, and return the batch's losses and D outputs.
 
     real_label is the target of real images (below 1 for one-sided label
-    smoothing). instance_noise, if given, is an array of Gaussian noise of
+    smoothing). feature_matching > 0 adds that weight times the squared
+    distance between the mean features of the real and the generated images
+    to the generator's loss. instance_noise, if given, is an array of Gaussian noise of
     shape (3 * batch, pixels): its first two thirds are added to the
     discriminator's inputs in its own step, the last third in the generator's.
     workspaces maps each pass of the step to the networks.Workspace that
@@ -423,12 +440,15 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     if instance_noise is not None:
         inputs += instance_noise[:2 * batch]
     logits, caches = discriminator.forward(inputs, discriminator_workspace)
-    loss_real, grad_real = bce_with_logits(logits[:batch], real_label)
-    loss_fake, grad_fake = bce_with_logits(logits[batch:], 0.0)
+    real_logits, fake_logits = np.split(logits, 2)  # one logit per image or per pack of images
+    loss_real, grad_real = bce_with_logits(real_logits, real_label)
+    loss_fake, grad_fake = bce_with_logits(fake_logits, 0.0)
     _, discriminator_grads = discriminator.backward(
         caches, np.concatenate([grad_real, grad_fake]), need_input_grad=False,
         workspace=discriminator_workspace)
     discriminator_optimizer.step(discriminator_grads)
+    # The features are the input of D's last layer: what its last hidden layer saw in the real images.
+    real_feature_mean = caches[-1][:len(real_logits)].mean(axis=0)
 
     # Generator step with the non-saturating loss: it maximises log D(G(z)) by
     # minimising the cross-entropy of D's output on generated images against
@@ -436,10 +456,22 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     if instance_noise is not None:
         noisy_fake = generator_step_workspace.array("noisy fake", fake.shape, fake.dtype)
         fake = np.add(fake, instance_noise[2 * batch:], out=noisy_fake)
-    fake_logits, caches = discriminator.forward(fake, generator_step_workspace)
-    generator_loss, grad_logits = bce_with_logits(fake_logits, 1.0)
+    judged_logits, caches = discriminator.forward(fake, generator_step_workspace)
+    generator_loss, grad_logits = bce_with_logits(judged_logits, 1.0)
+    hidden_grads = None
+    if feature_matching:
+        # Feature matching (Salimans et al., 2016): the generated images' mean
+        # features should equal the real images'. The gradient of
+        # weight * ||mean - real mean||^2 with respect to each row is
+        # 2 * weight * (mean - real mean) / rows.
+        features = caches[-1]
+        difference = features.mean(axis=0) - real_feature_mean
+        generator_loss += float(feature_matching * np.square(difference).sum())
+        row_grad = (2.0 * feature_matching / len(features)) * difference
+        hidden_grads = {len(discriminator.layers) - 2: np.broadcast_to(row_grad, features.shape)}
     grad_fake_images, _ = discriminator.backward(caches, grad_logits, need_param_grads=False,
-                                                 workspace=generator_step_workspace)
+                                                 workspace=generator_step_workspace,
+                                                 hidden_grads=hidden_grads)
     _, generator_grads = generator.backward(generator_caches, grad_fake_images, need_input_grad=False,
                                             workspace=generator_workspace)
     generator_optimizer.step(generator_grads)
@@ -447,8 +479,8 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     return {
         "discriminator_loss": loss_real + loss_fake,
         "generator_loss": generator_loss,
-        "d_real": float(sigmoid(logits[:batch]).mean()),
-        "d_fake": float(sigmoid(logits[batch:]).mean()),
+        "d_real": float(sigmoid(real_logits).mean()),
+        "d_fake": float(sigmoid(fake_logits).mean()),
     }
 
 
@@ -512,6 +544,7 @@ def train(settings, stop):
         epoch_start = time.perf_counter()
         progress.start_epoch(epoch, run.step)
         for real in run.epoch_batches(dataset, settings.BATCH_SIZE):  # only the batches still to train
+            real = fill_batch(real, discriminator.batch_multiple)
             # Sample the noise, then train D and G on one batch.
             noise = noise_rng.standard_normal((len(real), settings.NOISE_SIZE), dtype=np.float32)
             if settings.INSTANCE_NOISE:  # for the discriminator's inputs in both steps
@@ -519,7 +552,8 @@ def train(settings, stop):
                 instance_noise *= np.float32(settings.INSTANCE_NOISE)
             results = train_step(real, generator, discriminator,
                                  generator_optimizer, discriminator_optimizer, noise,
-                                 settings.REAL_LABEL, instance_noise, workspaces)
+                                 settings.REAL_LABEL, instance_noise, workspaces,
+                                 settings.FEATURE_MATCHING)
             weight_average.update()
             run.record_step(results)  # raises TrainingDiverged on a NaN or infinite loss
             progress.update(run.step, len(real))

@@ -202,7 +202,8 @@ class MLP:
             workspace.caches = caches
         return x, caches
 
-    def backward(self, caches, grad_output, need_input_grad=True, need_param_grads=True, workspace=None):
+    def backward(self, caches, grad_output, need_input_grad=True, need_param_grads=True, workspace=None,
+                 hidden_grads=None):
         """Backpropagate grad_output through the layers of the forward pass that made caches.
 
         Returns the gradient with respect to the network's input (None unless
@@ -211,7 +212,9 @@ class MLP:
         the discriminator's input gradient, not its weight gradients. With a
         workspace, which must be the one of the forward pass that made
         caches, the gradients go into its arrays and stay valid until the
-        next backward pass with it.
+        next backward pass with it. hidden_grads maps a layer's index to the
+        gradient of a second loss with respect to that layer's output, which
+        is added on the way back.
         """
         if workspace is not None and caches is not workspace.caches:
             raise ValueError("These caches are not from the latest forward pass with this workspace, "
@@ -220,6 +223,8 @@ class MLP:
         grad = grad_output
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
+            if hidden_grads and index in hidden_grads:
+                grad = grad + hidden_grads[index]
             # The first layer's input gradient is only needed when the caller
             # asks for it, for example to train the generator through D.
             need_grad = need_input_grad or index > 0
@@ -295,15 +300,22 @@ class Discriminator(MLP):
 
     The probability that an image is real is sigmoid(logit). The network stops
     at the logit so that the loss can be computed from it without log(0).
+    With packing > 1 it judges packs of that many consecutive images instead,
+    and returns one logit per pack, shape (batch / packing, 1).
     """
 
     def __init__(self, image_pixels, hidden_sizes, rng, dtype=np.float32, normalization="none",
-                 minibatch_std_group=0, input_offset=None):
-        sizes = [image_pixels, *hidden_sizes, 1]
+                 minibatch_std_group=0, input_offset=None, packing=1):
+        sizes = [packing * image_pixels, *hidden_sizes, 1]
         layers = build_mlp(sizes, None, rng, dtype, normalization, minibatch_std_group)
+        if packing > 1:
+            layers.insert(0, Pack(packing))
         if input_offset is not None:
             layers.insert(0, Shift(np.asarray(input_offset, dtype=dtype)))
         super().__init__(layers)
+        # Real batches of a multiple of this size keep real and generated
+        # images apart in every pack and every minibatch standard-deviation group.
+        self.batch_multiple = packing * max(minibatch_std_group, 1)
 
 
 def bce_with_logits(logits, targets):
@@ -669,6 +681,32 @@ class Shift:
 
     def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         return (grad_output if need_input_grad else None), []
+
+
+class Pack:
+    """Join each run of `size` consecutive rows into one row, so the next layer judges them together.
+
+    Lin et al. (2018, "PacGAN") showed that a discriminator that sees several
+    images at once, all real or all generated, notices when the generated
+    ones look alike, so the generator loses by drawing the same face again.
+    A batch of real images followed by an equally large batch of generated
+    ones keeps the two apart whenever size divides the real batch size.
+    """
+
+    def __init__(self, size):
+        self.size = size
+
+    def parameters(self):
+        return []
+
+    def forward(self, x, buffers=None):
+        """Return x (batch, features) as (batch / size, size * features); batch must be a multiple of size."""
+        if len(x) % self.size:
+            raise ValueError(f"A batch of {len(x)} rows does not split into packs of {self.size}.")
+        return x.reshape(len(x) // self.size, -1), x.shape
+
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
+        return (grad_output.reshape(cache) if need_input_grad else None), []
 
 
 def init_for_sigmoid(network, gain=4.0):

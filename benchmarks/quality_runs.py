@@ -49,6 +49,34 @@ RECIPES = {
     "plus-instance-noise": ["--instance-noise", "0.05"],
     "plus-slower-discriminator": ["--discriminator-learning-rate", "0.0001"],
     "plus-faster-generator": ["--learning-rate", "0.0005", "--discriminator-learning-rate", "0.0002"],
+    "plus-packing-2": ["--discriminator-packing", "2"],
+    "plus-packing-4": ["--discriminator-packing", "4"],
+    "plus-smaller-discriminator": ["--discriminator-hidden-sizes", "512,256,128"],
+    "packing-2-smaller-discriminator": ["--discriminator-packing", "2",
+                                        "--discriminator-hidden-sizes", "512,256,128"],
+}
+SMALL = ["--discriminator-packing", "2", "--discriminator-hidden-sizes", "512,256,128",
+         "--generator-hidden-sizes", "128,256,512"]
+RECIPES |= {
+    "packing-2-smaller-networks": SMALL,
+    "small-fm-1": SMALL + ["--feature-matching", "1"],
+    "small-fm-10": SMALL + ["--feature-matching", "10"],
+    "small-fm-10-lr-4": SMALL + ["--feature-matching", "10", "--learning-rate", "0.0004"],
+    "small-fm-10-mbstd": SMALL + ["--feature-matching", "10", "--minibatch-std-group", "4"],
+    "small-fm-10-ema-999": SMALL + ["--feature-matching", "10", "--generator-average-decay", "0.999"],
+    "small-fm-10-noise": SMALL + ["--feature-matching", "10", "--instance-noise", "0.05"],
+    "small-fm-10-mbstd-ema-999": SMALL + ["--feature-matching", "10", "--minibatch-std-group", "4",
+                                          "--generator-average-decay", "0.999"],
+}
+BEST = SMALL + ["--feature-matching", "10", "--minibatch-std-group", "4", "--generator-average-decay", "0.999"]
+RECIPES |= {
+    "best-wide-g": BEST + ["--generator-hidden-sizes", "256,512,1024"],
+    "best-label-1": BEST + ["--real-label", "1"],
+    "best-fm-100": BEST + ["--feature-matching", "100"],
+    "best-noise-32": BEST + ["--noise-size", "32"],
+    "best-beta1-0": BEST + ["--adam-beta1", "0"],
+    "best-label-1-wide-g": BEST + ["--real-label", "1", "--generator-hidden-sizes", "256,512,1024"],
+    "best-label-095": BEST + ["--real-label", "0.95"],
 }
 
 

@@ -5,15 +5,20 @@ import pytest
 from test_networks import TOLERANCE, numeric_gradient
 
 import quality
+from gan import fill_batch, train_step
 from networks import (
+    SGD,
+    Adam,
     BatchNorm,
     Dense,
     Discriminator,
     Generator,
     LayerNorm,
     MinibatchStd,
+    Pack,
     Shift,
     WeightAverage,
+    bce_with_logits,
     init_for_sigmoid,
 )
 from quality import FeatureSpace, QualityMeter, frechet_distance, precision_recall, trace_sqrt_product
@@ -52,6 +57,8 @@ def make_layer(name, rng):
         layer = LayerNorm(features, dtype=np.float64)
     elif name == "minibatch_std":
         return MinibatchStd(group_size=4)
+    elif name == "pack":
+        return Pack(2)
     else:
         return Shift(rng.standard_normal(features))
     # Scale and shift away from 1 and 0, so that their gradients are tested.
@@ -60,7 +67,7 @@ def make_layer(name, rng):
     return layer
 
 
-@pytest.mark.parametrize("name", ["batch", "layer", "minibatch_std", "shift"])
+@pytest.mark.parametrize("name", ["batch", "layer", "minibatch_std", "pack", "shift"])
 def test_layer_gradients_match_finite_differences(name):
     rng = np.random.default_rng(1)
     check_gradients(make_layer(name, rng), rng.standard_normal((8, 5)) * 2.0 + 0.5, rng)
@@ -97,11 +104,23 @@ def test_generator_options_gradient(normalization):
     check_gradients(generator, rng.standard_normal((5, 3)), rng, check_input=False)
 
 
-def test_discriminator_options_gradient():
+@pytest.mark.parametrize("packing", [1, 2])
+def test_discriminator_options_gradient(packing):
     rng = np.random.default_rng(5)
     discriminator = Discriminator(7, (6, 5, 4), rng, dtype=np.float64, normalization="layer",
-                                  minibatch_std_group=2, input_offset=rng.random(7))
-    check_gradients(discriminator, rng.random((6, 7)), rng)
+                                  minibatch_std_group=2, input_offset=rng.random(7), packing=packing)
+    check_gradients(discriminator, rng.random((12, 7)), rng)
+
+
+def test_packs_keep_real_and_generated_images_apart():
+    """Each pack's row holds consecutive images whole, so real and generated halves never share a pack."""
+    images = np.arange(8 * 3, dtype=np.float32).reshape(8, 3)  # 4 "real" rows, then 4 "generated"
+    packed, _ = Pack(2).forward(images)
+    assert packed.shape == (4, 6)
+    assert np.array_equal(packed[1], np.concatenate([images[2], images[3]]))
+    assert np.array_equal(packed[2], np.concatenate([images[4], images[5]]))
+    with pytest.raises(ValueError, match="packs of 3"):
+        Pack(3).forward(images)
 
 
 def test_weight_average_moves_towards_weights():
@@ -250,3 +269,72 @@ def test_frozen_statistics_make_samples_independent():
     alone, _ = generator.forward(noise[:1])
     assert np.allclose(alone[0], in_batch[0])
     assert in_batch.std(axis=0).mean() > 1e-3  # different noise still gives different images
+
+
+def test_train_step_judges_packs():
+    """With packing, the discriminator's loss is over packs of real and packs of generated images."""
+    rng = np.random.default_rng(12)
+    generator = Generator(3, (6, 5), 8, rng)
+    discriminator = Discriminator(8, (6, 5), rng, packing=2)
+    optimizers = [Adam(network.parameters(), 1e-3) for network in (generator, discriminator)]
+    real = fill_batch(rng.random((5, 8), dtype=np.float32), discriminator.batch_multiple)
+    assert real.shape == (6, 8)
+    np.testing.assert_array_equal(real[5], real[0])  # the last pack is filled with the first image
+    noise = rng.standard_normal((6, 3), dtype=np.float32)
+
+    fake, _ = generator.forward(noise)
+    logits, _ = discriminator.forward(np.concatenate([real, fake]))
+    assert logits.shape == (6, 1)  # 3 packs of real images, then 3 of generated ones
+    expected_loss = bce_with_logits(logits[:3], 0.9)[0] + bce_with_logits(logits[3:], 0.0)[0]
+    results = train_step(real, generator, discriminator, *optimizers, noise, real_label=0.9)
+    assert results["discriminator_loss"] == pytest.approx(expected_loss, rel=1e-5)
+
+
+def test_batch_multiple_keeps_groups_within_the_real_images():
+    discriminator = Discriminator(8, (6, 5), np.random.default_rng(15), packing=2, minibatch_std_group=4)
+    assert discriminator.batch_multiple == 8
+    real = fill_batch(np.arange(36 * 8, dtype=np.float32).reshape(36, 8), discriminator.batch_multiple)
+    assert real.shape == (40, 8)
+    np.testing.assert_array_equal(real[36:], real[:4])
+
+
+def test_hidden_gradients_match_finite_differences():
+    """A second loss on a hidden layer's output, as feature matching uses, backpropagates exactly."""
+    rng = np.random.default_rng(13)
+    discriminator = Discriminator(7, (6, 5), rng, dtype=np.float64, normalization="layer")
+    x = rng.random((4, 7))
+    hidden = len(discriminator.layers) - 2  # the last sigmoid, whose output the last Dense layer reads
+    output_weights = rng.standard_normal((4, 1))
+    hidden_weights = rng.standard_normal((4, 5))
+
+    def loss():
+        output, caches = discriminator.forward(x)
+        return float((output * output_weights).sum() + (caches[-1] * hidden_weights).sum())
+
+    _, caches = discriminator.forward(x)
+    grad_x, _ = discriminator.backward(caches, output_weights, hidden_grads={hidden: hidden_weights})
+    assert relative_error(grad_x, numeric_gradient(loss, x)) < TOLERANCE
+
+
+def test_feature_matching_adds_its_loss():
+    """The generator's loss grows by weight * ||mean real features - mean generated features||^2.
+
+    With a learning rate of 0 the discriminator's step leaves it unchanged, so
+    the features can be recomputed from the same networks.
+    """
+    rng = np.random.default_rng(14)
+    generator = Generator(3, (6, 5), 8, rng)
+    discriminator = Discriminator(8, (6, 5), rng, normalization="layer")
+    real = rng.random((6, 8), dtype=np.float32)
+    noise = rng.standard_normal((6, 3), dtype=np.float32)
+    fake, _ = generator.forward(noise)
+    _, caches = discriminator.forward(np.concatenate([real, fake]))
+    distance = np.square(caches[-1][:6].mean(axis=0) - caches[-1][6:].mean(axis=0)).sum()
+    assert distance > 0
+
+    losses = {}
+    for weight in (0.0, 5.0):
+        optimizers = [SGD(network.parameters(), 0.0) for network in (generator, discriminator)]
+        losses[weight] = train_step(real, generator, discriminator, *optimizers, noise,
+                                    feature_matching=weight)["generator_loss"]
+    assert losses[5.0] - losses[0.0] == pytest.approx(5.0 * distance, rel=1e-4)
