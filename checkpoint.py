@@ -347,6 +347,7 @@ class TrainingState:
         self.totals = {}  # sums of the train_step figures over those batches
         self.epoch_shuffle_state = None  # state of rngs["shuffle"] when epoch self.epoch + 1 began
         self.saved_position = None  # (epoch, step) of the checkpoint on disk, if this run wrote or read it
+        self.saved_time = time.monotonic()  # when this run started or last saved
 
     # --- Starting ---
 
@@ -514,6 +515,7 @@ class TrainingState:
                 f"choose another folder with --output-dir."
             ) from None
         self.saved_position = (self.epoch, self.step)
+        self.saved_time = time.monotonic()
         log.info("Checkpoint saved: %s, %s.", self.path, self.describe_position())
 
     def collect_arrays(self):

@@ -85,8 +85,13 @@ SIGMOID_INIT = True
 
 # --- Training ---
 
-# Number of passes over the training images (1 to 1000000).
-NUM_EPOCHS = 200
+# Number of passes over the training images (1 to 1000000). The first
+# default was 200. The 100 built-in faces make epochs of only 2 steps, and
+# after 200 epochs (400 steps) every sample was still mostly pixel noise, with
+# these or the earlier settings. 2000 epochs take about a minute there and
+# give 64 different faces; on ORL (400 images) they take about 10 minutes.
+# With a large data set, lower it: each epoch is a pass over every image.
+NUM_EPOCHS = 2000
 
 # Images per mini-batch (1 to 65536). Larger batches give smoother gradients
 # and faster epochs, but fewer updates per epoch.
@@ -180,6 +185,11 @@ SAMPLE_EVERY = 20
 # as with a large data set, so that a crash loses less training.
 CHECKPOINT_EVERY = 100
 
+# Also save a checkpoint after any epoch that ends this many minutes after
+# the last save (greater than 0, at most 1440). With a large data set, 100
+# epochs can take hours; this bounds what a crash loses to about this long.
+CHECKPOINT_MINUTES = 10.0
+
 # Continue from the checkpoint in OUTPUT_DIR when there is one (true or
 # false). With false, training starts fresh, and the earlier run's checkpoint
 # and sample grids are moved into a previous-run-DATE-TIME subfolder.
@@ -190,7 +200,7 @@ RESUME = True
 # space of the training set's top 64 principal components. The README section
 # "How good are the faces?" explains each figure. A final score is always
 # logged when training stops, unless this is 0.
-QUALITY_EVERY = 10
+QUALITY_EVERY = 50
 
 # Side, in pixels, of each face in the sample grid (8 to 512). Samples are
 # enlarged with nearest-neighbour interpolation so each pixel stays visible.

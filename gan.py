@@ -156,6 +156,7 @@ RULES = {
     "QUALITY_EVERY": integer_in(0, 1_000_000),
     "SAMPLE_CELL_SIZE": integer_in(8, 512),
     "CHECKPOINT_EVERY": integer_in(1, 1_000_000),
+    "CHECKPOINT_MINUTES": number_in(0, 1440, include_low=False),
     "RESUME": boolean(),
     "CHART_EVERY": integer_in(1, 1_000_000),
     "PROGRESS_INTERVAL": number_in(0, 86400, include_low=False),
@@ -582,7 +583,8 @@ def train(settings, stop):
         if epoch % settings.SAMPLE_EVERY == 0:
             run.check_weights("sampler")  # a NaN weight would draw a grid of noise
             write_samples(sampler, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
-        if epoch % settings.CHECKPOINT_EVERY == 0:
+        if (epoch % settings.CHECKPOINT_EVERY == 0
+                or time.monotonic() - run.saved_time >= 60 * settings.CHECKPOINT_MINUTES):
             run.save()
         if epoch % settings.CHART_EVERY == 0:
             report.write_chart(history, os.path.join(settings.OUTPUT_DIR, "history.png"))

@@ -1,6 +1,6 @@
 """Train gan.py with several settings for a fixed wall time each and print their quality figures.
 
-    python benchmarks/quality_runs.py --seconds 600 --data orl default batchnorm
+    python benchmarks/quality_runs.py --seconds 600 --data orl default earlier-default
     python benchmarks/quality_runs.py --list
 
 Each run is `python gan.py` in a subprocess, as a user runs it, stopped with
@@ -31,52 +31,47 @@ DATA_SETS = {
 
 # Named settings, as command-line options added to the defaults of config.py.
 # "textbook" undoes every quality option: three plain sigmoid layers per
-# network with Glorot weights and Adam at 2e-4. The "no-" entries turn off
-# one default option each; the "plus-" entries add one option that is off.
+# network with Glorot weights and Adam at 2e-4. "earlier-default" is the
+# default before packing, feature matching, the minibatch standard-deviation
+# feature and the smaller networks; the "step-" entries add those one at a
+# time, in the order in which they were measured, ending at the default. The
+# "no-" entries turn off one default option each; the other entries change
+# one default.
+EARLIER_NETWORKS = ["--generator-hidden-sizes", "256,512,1024",
+                    "--discriminator-hidden-sizes", "1024,512,256", "--discriminator-packing", "1",
+                    "--feature-matching", "0", "--minibatch-std-group", "0"]
+EARLIER = EARLIER_NETWORKS + ["--generator-average-decay", "0.99"]
 RECIPES = {
     "default": [],
-    "textbook": ["--generator-normalization", "none", "--discriminator-normalization", "none",
-                 "--sigmoid-init", "false", "--centre-inputs", "false", "--real-label", "1",
-                 "--generator-average-decay", "0"],
+    "textbook": EARLIER_NETWORKS + ["--generator-normalization", "none",
+                                    "--discriminator-normalization", "none", "--sigmoid-init", "false",
+                                    "--centre-inputs", "false", "--real-label", "1",
+                                    "--generator-average-decay", "0"],
+    "earlier-default": EARLIER,
+    "step-1-packing": EARLIER + ["--discriminator-packing", "2"],
+    "step-2-smaller-discriminator": EARLIER + ["--discriminator-packing", "2",
+                                               "--discriminator-hidden-sizes", "512,256,128"],
+    "step-3-smaller-generator": ["--feature-matching", "0", "--minibatch-std-group", "0",
+                                 "--generator-average-decay", "0.99"],
+    "step-4-feature-matching": ["--minibatch-std-group", "0", "--generator-average-decay", "0.99"],
+    "step-5-minibatch-std": ["--generator-average-decay", "0.99"],
+    "no-packing": ["--discriminator-packing", "1"],
+    "packing-4": ["--discriminator-packing", "4"],
+    "no-feature-matching": ["--feature-matching", "0"],
+    "feature-matching-1": ["--feature-matching", "1"],
+    "no-minibatch-std": ["--minibatch-std-group", "0"],
+    "no-label-smoothing": ["--real-label", "1"],
+    "label-0.95": ["--real-label", "0.95"],
+    "learning-rate-4e-4": ["--learning-rate", "0.0004"],
+    "wider-generator": ["--generator-hidden-sizes", "256,512,1024"],
     "no-batch-norm": ["--generator-normalization", "none"],
     "no-layer-norm": ["--discriminator-normalization", "none"],
     "no-sigmoid-init": ["--sigmoid-init", "false"],
     "no-centre-inputs": ["--centre-inputs", "false"],
-    "no-label-smoothing": ["--real-label", "1"],
     "no-weight-average": ["--generator-average-decay", "0"],
     "learning-rate-1e-3": ["--learning-rate", "0.001"],
-    "plus-minibatch-std": ["--minibatch-std-group", "4"],
     "plus-instance-noise": ["--instance-noise", "0.05"],
     "plus-slower-discriminator": ["--discriminator-learning-rate", "0.0001"],
-    "plus-faster-generator": ["--learning-rate", "0.0005", "--discriminator-learning-rate", "0.0002"],
-    "plus-packing-2": ["--discriminator-packing", "2"],
-    "plus-packing-4": ["--discriminator-packing", "4"],
-    "plus-smaller-discriminator": ["--discriminator-hidden-sizes", "512,256,128"],
-    "packing-2-smaller-discriminator": ["--discriminator-packing", "2",
-                                        "--discriminator-hidden-sizes", "512,256,128"],
-}
-SMALL = ["--discriminator-packing", "2", "--discriminator-hidden-sizes", "512,256,128",
-         "--generator-hidden-sizes", "128,256,512"]
-RECIPES |= {
-    "packing-2-smaller-networks": SMALL,
-    "small-fm-1": SMALL + ["--feature-matching", "1"],
-    "small-fm-10": SMALL + ["--feature-matching", "10"],
-    "small-fm-10-lr-4": SMALL + ["--feature-matching", "10", "--learning-rate", "0.0004"],
-    "small-fm-10-mbstd": SMALL + ["--feature-matching", "10", "--minibatch-std-group", "4"],
-    "small-fm-10-ema-999": SMALL + ["--feature-matching", "10", "--generator-average-decay", "0.999"],
-    "small-fm-10-noise": SMALL + ["--feature-matching", "10", "--instance-noise", "0.05"],
-    "small-fm-10-mbstd-ema-999": SMALL + ["--feature-matching", "10", "--minibatch-std-group", "4",
-                                          "--generator-average-decay", "0.999"],
-}
-BEST = SMALL + ["--feature-matching", "10", "--minibatch-std-group", "4", "--generator-average-decay", "0.999"]
-RECIPES |= {
-    "best-wide-g": BEST + ["--generator-hidden-sizes", "256,512,1024"],
-    "best-label-1": BEST + ["--real-label", "1"],
-    "best-fm-100": BEST + ["--feature-matching", "100"],
-    "best-noise-32": BEST + ["--noise-size", "32"],
-    "best-beta1-0": BEST + ["--adam-beta1", "0"],
-    "best-label-1-wide-g": BEST + ["--real-label", "1", "--generator-hidden-sizes", "256,512,1024"],
-    "best-label-095": BEST + ["--real-label", "0.95"],
 }
 
 

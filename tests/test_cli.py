@@ -261,3 +261,12 @@ def test_readme_lists_every_setting():
 
     for name in [n for n in vars(config) if n.isupper()]:
         assert f"`{name}`" in readme, f"{name} is missing from the README's settings table"
+
+
+@pytest.mark.parametrize("minutes, saved_epochs", [("0.000001", ["1", "2", "3"]), ("10", ["3"])])
+def test_checkpoint_minutes_bounds_the_time_between_saves(tmp_path, minutes, saved_epochs):
+    result = run_gan(*SMALL, "--num-epochs", "3", "--checkpoint-every", "1000",
+                     "--checkpoint-minutes", minutes, "--quality-every", "0", "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    log = result.stdout + result.stderr
+    assert re.findall(r"Checkpoint saved: .*after epoch (\d+)", log) == saved_epochs
