@@ -115,9 +115,11 @@ def test_help_lists_every_setting(repo):
     assert result.returncode == 0
     for name in [n for n in vars(config) if n.isupper()]:
         assert "--" + name.lower().replace("_", "-") in text
-    assert "(default: 0.0002)" in text
-    assert "(default: 64)" in text
-    assert "(default: 200)" in text
+    assert f"(default: {config.LEARNING_RATE})" in text
+    assert f"(default: {config.BATCH_SIZE})" in text
+    assert f"(default: {config.NUM_EPOCHS})" in text
+    sizes = ",".join(str(width) for width in config.GENERATOR_HIDDEN_SIZES)
+    assert f"(default: {sizes})" in text  # a tuple, written as the command line takes it
 
 
 @pytest.mark.parametrize(
