@@ -64,8 +64,8 @@ DISCRIMINATOR_NORMALIZATION = "layer"
 MINIBATCH_STD_GROUP = 4
 
 # Images that the discriminator judges together, as one long input (1 = off,
-# 2 to 16). Lin et al. (2018, "PacGAN") showed that a discriminator which
-# sees several real or several generated images at once catches a generator
+# 2 to 16). Lin et al. (2018, "PacGAN") showed that a discriminator whose
+# input is several real or several generated images at once catches a generator
 # that draws similar faces for different noise vectors. Its first layer grows
 # by this factor. On ORL, 2 halved the Frechet distance; 4 broke training.
 DISCRIMINATOR_PACKING = 2
@@ -150,7 +150,7 @@ FEATURE_MATCHING = 10.0
 # draws the samples and is scored (0 = off and samples come from the trained
 # weights; otherwise at least 0.5 and below 1). 0.999 averages over about the
 # last 1000 steps, which removes much of the step-to-step jitter and pixel
-# noise; early in training a shorter average is used, so the first grids move.
+# noise. Early in training the average is shorter, so the first grids change.
 GENERATOR_AVERAGE_DECAY = 0.999
 
 # Seed of every random choice: initial weights, shuffling, flips and noise
