@@ -538,6 +538,7 @@ def train(settings, stop):
     progress = report.ProgressLine(batches_per_epoch, settings.NUM_EPOCHS, settings.PROGRESS_INTERVAL)
 
     history = run.history  # one dict of figures per finished epoch, restored on resume
+    history_file = report.HistoryFile(os.path.join(settings.OUTPUT_DIR, "history.csv"))
     first_epoch = run.epoch + 1
     workspaces = defaultdict(Workspace)  # the arrays that train_step reuses from step to step
     start = time.perf_counter()
@@ -572,7 +573,7 @@ def train(settings, stop):
             row.update(score_samples(meter, sampler, quality_noise))
             row["frechet_floor"] = meter.floor
         history.append(row)
-        report.write_history_csv(history, os.path.join(settings.OUTPUT_DIR, "history.csv"))
+        history_file.update(history)
         remaining = (time.perf_counter() - start) / (epoch - first_epoch + 1) * (settings.NUM_EPOCHS - epoch)
         log.info("epoch %*d/%d  D loss %.3f  G loss %.3f  D(x) %.3f  D(G(z)) %.3f  %.2fs  ETA %s",
                  len(str(settings.NUM_EPOCHS)), epoch, settings.NUM_EPOCHS,

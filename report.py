@@ -212,6 +212,35 @@ def write_history_csv(history, path):
     replace_atomically(path, write)
 
 
+class HistoryFile:
+    """history.csv of a training run, kept up to date after every epoch at a cost that does not grow.
+
+    Rewriting the whole file every epoch costs time in proportion to the
+    epochs so far, so a run of 2000 short epochs spent most of its time on
+    it. update appends the newest row instead, and rewrites the file only
+    when the columns change or the rows on disk are not the history's.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.columns = None  # the columns and the row count of the file on disk, once written
+        self.rows = 0
+
+    def update(self, history):
+        """Bring the file up to date with history, whose rows before the last are already written."""
+        columns = history_columns(history)
+        if columns != self.columns or self.rows != len(history) - 1:
+            write_history_csv(history, self.path)
+        else:
+            # NOTE: an append is not atomic: a reader can see a half-written
+            # last line, and a crash can leave one, which the next run rewrites.
+            with open(self.path, "a", encoding="utf-8", newline="") as file:
+                csv.writer(file, lineterminator="\n").writerow(
+                    [format_cell(history[-1].get(column)) for column in columns])
+        self.columns = columns
+        self.rows = len(history)
+
+
 # --- history.png: a chart drawn with OpenCV ---
 
 CHART_WIDTH = 900

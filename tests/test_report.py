@@ -125,6 +125,26 @@ def test_history_csv_extra_keys_leave_gaps(tmp_path):
     assert os.listdir(tmp_path) == ["history.csv"]
 
 
+def test_history_file_appends_and_rewrites(tmp_path):
+    """Row by row, the file always equals a whole rewrite, also when a new column appears."""
+    path, expected_path = tmp_path / "history.csv", tmp_path / "expected.csv"
+    history_file = report.HistoryFile(str(path))
+    history = []
+    for epoch in range(1, 6):
+        row = {"epoch": epoch, "discriminator_loss": 1.0 / epoch, "generator_loss": 0.5, "d_real": 0.6,
+               "d_fake": 0.4, "seconds": 2.0}
+        if epoch == 3:  # a first quality score adds columns
+            row.update(frechet_distance=12.5, precision=0.5, recall=0.25)
+        history.append(row)
+        history_file.update(history)
+        report.write_history_csv(history, str(expected_path))
+        assert path.read_text() == expected_path.read_text()
+    # A file changed behind its back, as by a restart, is rewritten whole.
+    history_file.rows = 0
+    history_file.update(history)
+    assert path.read_text() == expected_path.read_text()
+
+
 def test_history_csv_numpy_and_nan_values(tmp_path):
     history = [{"epoch": np.int64(1), "discriminator_loss": np.float32(0.25), "generator_loss": 1.5,
                 "d_real": 0.5, "d_fake": 0.5, "seconds": 1.0, "recall": float("nan")}]
