@@ -167,22 +167,23 @@ OUTPUT_DIR = "output"
 # Write a grid of 64 samples every this many epochs (1 to 1000000). The grid
 # uses the same noise vectors every time, so the same faces can be watched
 # as they form. A final grid is also written when training ends or is stopped
-# by Ctrl+C. A grid costs about half a training step at 25x25. The 100
-# built-in faces make epochs of 2 steps, where a grid every epoch took 25-30%
-# of the training time and one every 20 epochs takes about 1%
-# (benchmarks/report_costs.py). Lower it for more frames in the timelapse,
-# or when epochs are long, as with a large data set.
-SAMPLE_EVERY = 20
+# by Ctrl+C. A grid costs about one training step at 25x25. The 100
+# built-in faces make epochs of 2 steps, so a grid every epoch would take
+# about a third of the training time, and one every 50 epochs takes about 1%
+# (benchmarks/report_costs.py). That is a new grid every second or two on
+# the built-in faces. Lower it for more frames in the timelapse, or when
+# epochs are long, as with a large data set.
+SAMPLE_EVERY = 50
 
 # Save a checkpoint every this many epochs (1 to 1000000). A checkpoint is
 # also saved after the last epoch and when Ctrl+C or SIGTERM stops training,
 # so this only bounds the epochs that a crash or power cut can lose. Lower
 # values cost more disk writes. Each checkpoint replaces the previous one.
-# A save of the default networks at 25x25 (37 MB, synced to disk) costs
-# about two training steps. With the 2-step epochs of the built-in faces, a
-# save every 5 epochs took 8-25% of the training time, and one every 100
-# takes under 1% (benchmarks/report_costs.py). Lower it when epochs are long,
-# as with a large data set, so that a crash loses less training.
+# A save of the default networks at 25x25 (synced to disk) costs about
+# three training steps. With the 2-step epochs of the built-in faces, a save
+# every 5 epochs would take about 30% of the training time, and one every 100
+# takes about 1% (benchmarks/report_costs.py). CHECKPOINT_MINUTES bounds the
+# time between saves when epochs are long.
 CHECKPOINT_EVERY = 100
 
 # Also save a checkpoint after any epoch that ends this many minutes after
@@ -208,10 +209,10 @@ SAMPLE_CELL_SIZE = 100
 
 # Redraw the chart of the per-epoch figures, history.png, every this many
 # epochs (1 to 1000000). It is also drawn whenever training stops.
-# history.csv is rewritten after every epoch regardless. A chart costs about
-# a fifth of a training step at 25x25, so one every 50 epochs of 2 steps
-# takes under 0.5% of the training time.
-CHART_EVERY = 50
+# history.csv gets a new row after every epoch regardless. A chart costs
+# about two training steps at 25x25, so one every 100 epochs of 2 steps
+# takes about 1% of the training time.
+CHART_EVERY = 100
 
 # Seconds between progress lines inside an epoch (greater than 0, at most
 # 86400). An epoch shorter than this shows no progress line. On a terminal

@@ -313,6 +313,7 @@ class Discriminator(MLP):
         if input_offset is not None:
             layers.insert(0, Shift(np.asarray(input_offset, dtype=dtype)))
         super().__init__(layers)
+        self.packing = packing
         # Real batches of a multiple of this size keep real and generated
         # images apart in every pack and every minibatch standard-deviation group.
         self.batch_multiple = packing * max(minibatch_std_group, 1)

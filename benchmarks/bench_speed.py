@@ -107,11 +107,12 @@ def step_products(generator, discriminator, batch):
 
     g_shapes = dense_shapes(generator)
     d_shapes = dense_shapes(discriminator)
+    packs = batch // discriminator.packing  # rows of the discriminator's products
     forward(g_shapes, batch)
-    forward(d_shapes, 2 * batch)
-    backward(d_shapes, 2 * batch, first_input_grad=False, weight_grads=True)
-    forward(d_shapes, batch)
-    backward(d_shapes, batch, first_input_grad=True, weight_grads=False)
+    forward(d_shapes, 2 * packs)
+    backward(d_shapes, 2 * packs, first_input_grad=False, weight_grads=True)
+    forward(d_shapes, packs)
+    backward(d_shapes, packs, first_input_grad=True, weight_grads=False)
     backward(g_shapes, batch, first_input_grad=False, weight_grads=True)
     return products
 
@@ -150,8 +151,10 @@ def make_numpy_step(size, real, networks):
     With networks "plain" they are sigmoid MLPs of the default sizes, and
     the step is gan.train_step alone. With "default" they are the networks
     that gan.py builds from config.py (normalisation layers, centred
-    discriminator inputs), and the step also updates the sampler's weight
-    average, as the training loop does after every train_step.
+    discriminator inputs, packing, the minibatch standard-deviation
+    feature), the step uses its feature matching, and the step also updates
+    the sampler's weight average, as the training loop does after every
+    train_step.
     """
     init_rng = np.random.default_rng(SEED)
     noise_rng = np.random.default_rng(SEED + 1)
@@ -170,10 +173,12 @@ def make_numpy_step(size, real, networks):
 
     workspaces = defaultdict(Workspace)
 
+    feature_matching = settings.FEATURE_MATCHING if networks == "default" else 0.0
+
     def step():
         noise = noise_rng.standard_normal((BATCH, settings.NOISE_SIZE), dtype=np.float32)
         gan.train_step(real, generator, discriminator, *optimizers, noise, settings.REAL_LABEL,
-                       workspaces=workspaces)
+                       workspaces=workspaces, feature_matching=feature_matching)
         if weight_average is not None:
             weight_average.update()
 
@@ -185,8 +190,10 @@ def make_torch_step(size, real, networks):
 
     For networks "default": BatchNorm1d without running statistics in the
     generator (the NumPy BatchNorm keeps none), LayerNorm in the
-    discriminator, the mean image subtracted from its inputs, and the same
-    moving average of the generator's weights after every step.
+    discriminator, the mean image subtracted from its inputs, packs of
+    DISCRIMINATOR_PACKING images, the minibatch standard-deviation feature,
+    feature matching in the generator's loss, and the same moving average
+    of the generator's weights after every step.
     """
     torch.manual_seed(SEED)
     pixels = size * size
@@ -208,8 +215,15 @@ def make_torch_step(size, real, networks):
 
     generator = mlp([settings.NOISE_SIZE, *settings.GENERATOR_HIDDEN_SIZES, pixels], True,
                     settings.GENERATOR_NORMALIZATION if default else "none")
-    discriminator = mlp([pixels, *settings.DISCRIMINATOR_HIDDEN_SIZES, 1], False,
-                        settings.DISCRIMINATOR_NORMALIZATION if default else "none")
+    packing = settings.DISCRIMINATOR_PACKING if default else 1
+    group = settings.MINIBATCH_STD_GROUP if default else 0
+    feature_matching = settings.FEATURE_MATCHING if default else 0.0
+    # The hidden layers, then the last Linear layer apart, whose input the
+    # minibatch standard-deviation feature extends and feature matching reads.
+    hidden = mlp([packing * pixels, *settings.DISCRIMINATOR_HIDDEN_SIZES, 1], False,
+                 settings.DISCRIMINATOR_NORMALIZATION if default else "none")[:-1]
+    last = torch.nn.Linear(settings.DISCRIMINATOR_HIDDEN_SIZES[-1] + (group > 0), 1)
+    discriminator = torch.nn.Sequential(hidden, last)
     generator_parameters = list(generator.parameters())
     mean_image = None
     averages = []
@@ -218,9 +232,15 @@ def make_torch_step(size, real, networks):
         averages = [parameter.detach().clone() for parameter in generator_parameters]
 
     def discriminate(images):
-        if mean_image is None:
-            return discriminator(images)
-        return discriminator(images - mean_image)  # centred inputs, as networks.Shift makes them
+        """Return the logits and the last layer's input features of images."""
+        if mean_image is not None:
+            images = images - mean_image  # centred inputs, as networks.Shift makes them
+        features = hidden(images.reshape(len(images) // packing, -1))
+        if group:
+            grouped = features.reshape(-1, group, features.shape[1])
+            spread = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=1)
+            features = torch.cat([features, spread.repeat_interleave(group)[:, None]], dim=1)
+        return last(features), features
 
     betas = (settings.ADAM_BETA1, settings.ADAM_BETA2)
     g_optimizer, d_optimizer = (
@@ -229,8 +249,9 @@ def make_torch_step(size, real, networks):
         for network in (generator, discriminator))
     loss_function = torch.nn.BCEWithLogitsLoss()
     real = torch.from_numpy(real)
-    ones = torch.ones(BATCH, 1)
-    labels = torch.cat([torch.full((BATCH, 1), settings.REAL_LABEL), torch.zeros(BATCH, 1)])
+    packs = BATCH // packing
+    ones = torch.ones(packs, 1)
+    labels = torch.cat([torch.full((packs, 1), settings.REAL_LABEL), torch.zeros(packs, 1)])
     d_parameters = list(discriminator.parameters())
 
     def step():
@@ -239,16 +260,21 @@ def make_torch_step(size, real, networks):
 
         # Discriminator step on real and fake together, as the NumPy step does.
         d_optimizer.zero_grad(set_to_none=True)
-        logits = discriminate(torch.cat([real, fake.detach()]))
-        loss_function(logits[:BATCH], labels[:BATCH]).add_(
-            loss_function(logits[BATCH:], labels[BATCH:])).backward()
+        logits, features = discriminate(torch.cat([real, fake.detach()]))
+        loss_function(logits[:packs], labels[:packs]).add_(
+            loss_function(logits[packs:], labels[packs:])).backward()
         d_optimizer.step()
+        real_feature_mean = features[:packs].detach().mean(dim=0)
 
         # Generator step; the discriminator's weight gradients are not computed.
         for parameter in d_parameters:
             parameter.requires_grad_(False)
         g_optimizer.zero_grad(set_to_none=True)
-        loss_function(discriminate(fake), ones).backward()
+        logits, features = discriminate(fake)
+        loss = loss_function(logits, ones)
+        if feature_matching:
+            loss = loss + feature_matching * (features.mean(dim=0) - real_feature_mean).square().sum()
+        loss.backward()
         g_optimizer.step()
         for parameter in d_parameters:
             parameter.requires_grad_(True)
@@ -319,7 +345,7 @@ def main():
     print(f"float32 matmul peak: {peak:.1f} GFLOP/s (2048 x 2048 products, best of 7)")
     print()
     print("networks: plain = sigmoid MLPs; default = as config.py builds them (normalisation, "
-          "centred inputs, weight average)")
+          "centred inputs, packing, minibatch std, feature matching, weight average)")
     header = (f"{'size':>5} {'networks':>8} {'images/s':>9} {'step ms':>8} {'GFLOP':>6} {'GFLOP/s':>8} "
               f"{'of peak':>7} {'matmul ms':>9} {'step/matmul':>11}")
     if torch is not None:
