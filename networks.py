@@ -687,7 +687,7 @@ class Shift:
 class Pack:
     """Join each run of `size` consecutive rows into one row, so the next layer judges them together.
 
-    Lin et al. (2018, "PacGAN") showed that a discriminator that sees several
+    Lin et al. (2018, "PacGAN") showed that a discriminator that judges several
     images at once, all real or all generated, notices when the generated
     ones look alike, so the generator loses by drawing the same face again.
     A batch of real images followed by an equally large batch of generated
