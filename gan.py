@@ -193,7 +193,8 @@ def parse_value(text, default):
             return False
         raise ValueError(text)
     if isinstance(default, tuple):
-        return tuple(int(part) for part in text.split(",") if part.strip())
+        # int("") raises, so an empty item, as in "128,,512" or "128,", is invalid.
+        return tuple(int(part) for part in text.split(","))
     if isinstance(default, int):
         return int(text)
     if isinstance(default, float):
@@ -417,7 +418,8 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     real_label is the target of real images (below 1 for one-sided label
     smoothing). feature_matching > 0 adds that weight times the squared
     distance between the mean features of the real and the generated images
-    to the generator's loss. instance_noise, if given, is an array of Gaussian noise of
+    to the generator's loss; the results then report it apart, as
+    feature_matching_loss. instance_noise, if given, is an array of Gaussian noise of
     shape (3 * batch, pixels): its first two thirds are added to the
     discriminator's inputs in its own step, the last third in the generator's.
     workspaces maps each pass of the step to the networks.Workspace that
@@ -460,6 +462,7 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     judged_logits, caches = discriminator.forward(fake, generator_step_workspace)
     generator_loss, grad_logits = bce_with_logits(judged_logits, 1.0)
     hidden_grads = None
+    feature_matching_loss = None
     if feature_matching:
         # Feature matching (Salimans et al., 2016): the generated images' mean
         # features should equal the real images'. The gradient of
@@ -467,7 +470,7 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
         # 2 * weight * (mean - real mean) / rows.
         features = caches[-1]
         difference = features.mean(axis=0) - real_feature_mean
-        generator_loss += float(feature_matching * np.square(difference).sum())
+        feature_matching_loss = float(feature_matching * np.square(difference).sum())
         row_grad = (2.0 * feature_matching / len(features)) * difference
         hidden_grads = {len(discriminator.layers) - 2: np.broadcast_to(row_grad, features.shape)}
     grad_fake_images, _ = discriminator.backward(caches, grad_logits, need_param_grads=False,
@@ -477,12 +480,15 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
                                             workspace=generator_workspace)
     generator_optimizer.step(generator_grads)
 
-    return {
+    results = {
         "discriminator_loss": loss_real + loss_fake,
-        "generator_loss": generator_loss,
+        "generator_loss": generator_loss,  # the adversarial part alone, -log D(G(z))
         "d_real": float(sigmoid(real_logits).mean()),
         "d_fake": float(sigmoid(fake_logits).mean()),
     }
+    if feature_matching_loss is not None:
+        results["feature_matching_loss"] = feature_matching_loss
+    return results
 
 
 def train(settings, stop):
@@ -532,9 +538,9 @@ def train(settings, stop):
         log.info("Training already reached epoch %d, and NUM_EPOCHS is %d. Raise --num-epochs to "
                  "train longer, or use --resume false to start fresh.", run.epoch, settings.NUM_EPOCHS)
         return 0
-    log.info("Training until epoch %d with %d mini-batches of up to %d images per epoch; "
-             "sample grids go to %s", settings.NUM_EPOCHS, batches_per_epoch, settings.BATCH_SIZE,
-             settings.OUTPUT_DIR)
+    log.info("Training until epoch %d with %d mini-batch%s of up to %d images per epoch; "
+             "sample grids go to %s", settings.NUM_EPOCHS, batches_per_epoch,
+             "" if batches_per_epoch == 1 else "es", settings.BATCH_SIZE, settings.OUTPUT_DIR)
     progress = report.ProgressLine(batches_per_epoch, settings.NUM_EPOCHS, settings.PROGRESS_INTERVAL)
 
     history = run.history  # one dict of figures per finished epoch, restored on resume
@@ -570,7 +576,7 @@ def train(settings, stop):
         row["seconds"] = time.perf_counter() - epoch_start
         # Quality figures every QUALITY_EVERY epochs, stored in this epoch's row.
         if meter is not None and epoch % settings.QUALITY_EVERY == 0:
-            row.update(score_samples(meter, sampler, quality_noise))
+            row.update(score_samples(meter, sampler, quality_noise, f"epoch {epoch} quality"))
             row["frechet_floor"] = meter.floor
         history.append(row)
         history_file.update(history)

@@ -98,7 +98,7 @@ def collect(process, output_dir):
     process.wait()
     with open(os.path.join(output_dir, "log.txt"), encoding="utf-8") as file:
         log = file.read()
-    per_epoch = int(re.search(r"with (\d+) mini-batches", log).group(1))
+    per_epoch = int(re.search(r"with (\d+) mini-batch", log).group(1))
     epochs = len(re.findall(r"^epoch ", log, re.MULTILINE))
     stopped = re.search(r"^Stopped by .* after batch (\d+)\.$", log, re.MULTILINE)
     steps = epochs * per_epoch + (int(stopped.group(1)) if stopped else 0)

@@ -160,7 +160,7 @@ timed(gan, "score_samples", "quality scores")
 timed(checkpoint.TrainingState, "save", "checkpoints")
 timed(checkpoint.TrainingState, "record_step", "NaN checks")
 timed(checkpoint.TrainingState, "check_weights", "NaN checks")
-timed(report, "write_history_csv", "history and chart")
+timed(report.HistoryFile, "update", "history and chart")  # appends a row, or rewrites via write_history_csv
 timed(report, "write_chart", "history and chart")
 settings = gan.load_settings(sys.argv[1:])
 start = time.perf_counter()

@@ -132,6 +132,8 @@ def test_help_lists_every_setting(repo):
         (["--num-epochs", "three"], "NUM_EPOCHS 'three'"),
         (["--optimizer", "rmsprop"], "OPTIMIZER 'rmsprop'"),
         (["--generator-hidden-sizes", "64,x,64"], "GENERATOR_HIDDEN_SIZES '64,x,64'"),
+        (["--generator-hidden-sizes", "64,,64"], "GENERATOR_HIDDEN_SIZES '64,,64'"),
+        (["--discriminator-hidden-sizes", "64,"], "DISCRIMINATOR_HIDDEN_SIZES '64,'"),
         (["--horizontal-flip", "maybe"], "HORIZONTAL_FLIP 'maybe'"),
         (["--resume", "yes"], "RESUME 'yes'"),
     ],

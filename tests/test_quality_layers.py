@@ -317,7 +317,7 @@ def test_hidden_gradients_match_finite_differences():
 
 
 def test_feature_matching_adds_its_loss():
-    """The generator's loss grows by weight * ||mean real features - mean generated features||^2.
+    """Feature matching's loss is weight * ||mean real features - mean generated features||^2.
 
     With a learning rate of 0 the discriminator's step leaves it unchanged, so
     the features can be recomputed from the same networks.
@@ -336,5 +336,7 @@ def test_feature_matching_adds_its_loss():
     for weight in (0.0, 5.0):
         optimizers = [SGD(network.parameters(), 0.0) for network in (generator, discriminator)]
         losses[weight] = train_step(real, generator, discriminator, *optimizers, noise,
-                                    feature_matching=weight)["generator_loss"]
-    assert losses[5.0] - losses[0.0] == pytest.approx(5.0 * distance, rel=1e-4)
+                                    feature_matching=weight)
+    assert "feature_matching_loss" not in losses[0.0]
+    assert losses[5.0]["feature_matching_loss"] == pytest.approx(5.0 * distance, rel=1e-4)
+    assert losses[5.0]["generator_loss"] == pytest.approx(losses[0.0]["generator_loss"], rel=1e-6)

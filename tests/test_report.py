@@ -77,7 +77,8 @@ def test_history_csv_one_row_per_epoch(finished_run):
     with open(os.path.join(output, "history.csv"), newline="") as file:
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["1", "2", "3", "4"]
-    assert list(rows[0]) == ["epoch", "discriminator_loss", "generator_loss", "d_real", "d_fake", "seconds"]
+    assert list(rows[0]) == ["epoch", "discriminator_loss", "generator_loss", "d_real", "d_fake", "seconds",
+                             "feature_matching_loss"]
     for row in rows:
         assert all(math.isfinite(float(row[key])) for key in list(row)[1:])
         assert 0 < float(row["d_real"]) < 1
@@ -182,11 +183,12 @@ def test_failed_write_keeps_old_file(tmp_path):
 # --- history.png ---
 
 
-def test_chart_decodes_with_two_panels(finished_run):
+def test_chart_decodes_with_three_panels(finished_run):
+    """Losses, discriminator outputs and the feature matching loss, which default runs report."""
     output, _ = finished_run
     chart = cv2.imread(os.path.join(output, "history.png"))
     assert chart is not None
-    assert chart.shape == (2 * report.PANEL_HEIGHT, report.CHART_WIDTH, 3)
+    assert chart.shape == (3 * report.PANEL_HEIGHT, report.CHART_WIDTH, 3)
     assert chart.std() > 10
     # Every series colour is drawn, so each line and its legend entry are there.
     for colour in report.SERIES_COLOURS[:2]:
