@@ -418,9 +418,9 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
     real_label is the target of real images (below 1 for one-sided label
     smoothing). feature_matching > 0 adds that weight times the squared
     distance between the mean features of the real and the generated images
-    to the generator's loss; the results then report it apart, as
-    feature_matching_loss. instance_noise, if given, is an array of Gaussian noise of
-    shape (3 * batch, pixels): its first two thirds are added to the
+    to the generator's loss, and the results report that part apart, as
+    feature_matching_loss. instance_noise, if given, is an array of Gaussian
+    noise of shape (3 * batch, pixels): its first two thirds are added to the
     discriminator's inputs in its own step, the last third in the generator's.
     workspaces maps each pass of the step to the networks.Workspace that
     contains its arrays. Keep one defaultdict(Workspace) from step to step,
@@ -450,8 +450,8 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
         caches, np.concatenate([grad_real, grad_fake]), need_input_grad=False,
         workspace=discriminator_workspace)
     discriminator_optimizer.step(discriminator_grads)
-    # The features are the input of D's last layer: what its last hidden layer saw in the real images.
-    real_feature_mean = caches[-1][:len(real_logits)].mean(axis=0)
+    if feature_matching:  # the features are the input of D's last layer, here for the real images
+        real_feature_mean = caches[-1][:len(real_logits)].mean(axis=0)
 
     # Generator step with the non-saturating loss: it maximises log D(G(z)) by
     # minimising the cross-entropy of D's output on generated images against
