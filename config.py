@@ -47,12 +47,14 @@ GENERATOR_HIDDEN_SIZES = (128, 256, 512)
 # better faces in the same time.
 DISCRIMINATOR_HIDDEN_SIZES = (512, 256, 128)
 
-# Normalisation between each hidden Dense layer and its sigmoid: "none",
-# "batch" or "layer". It keeps pre-activations where the sigmoid is not
-# saturated. Batch normalisation in the generator is the usual GAN choice;
-# the discriminator allows only "none" or "layer", because batch statistics
-# would mix its real and generated images.
+# Normalisation between each of the generator's hidden Dense layers and its
+# sigmoid: "none", "batch" or "layer". It keeps pre-activations where the
+# sigmoid is not saturated. Batch normalisation is the usual GAN choice.
 GENERATOR_NORMALIZATION = "batch"
+
+# Normalisation between each of the discriminator's hidden Dense layers and
+# its sigmoid: "none" or "layer". Batch normalisation is not offered, because
+# its batch statistics would mix the real and the generated images.
 DISCRIMINATOR_NORMALIZATION = "layer"
 
 # Group size of the discriminator's minibatch standard-deviation feature
@@ -154,7 +156,8 @@ FEATURE_MATCHING = 10.0
 GENERATOR_AVERAGE_DECAY = 0.999
 
 # Seed of every random choice: initial weights, shuffling, flips and noise
-# (0 to 4294967295). The same seed and data give the same samples. With
+# (0 to 4294967295). The same seed and data give the same samples, with the
+# same number of BLAS threads (see the README's "Performance"). With
 # --generate it chooses the new faces: the same seed gives the same faces.
 SEED = 0
 
