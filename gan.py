@@ -23,10 +23,10 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 # One thread for NumPy's matrix products unless the environment sets another
-# count. BLAS threads wait for each other, so while another program keeps a
-# core busy, two threads trained up to 10 times slower than one; on free
-# cores, two were at most 1.2 times faster. BLAS reads this once, when
-# NumPy is first imported, so it must come before that import.
+# count. BLAS threads wait for each other, so while another program kept a
+# core busy, two threads trained up to 10 times slower than one. On free
+# cores, two were at most 1.2 times faster. BLAS reads this once, when NumPy
+# is first imported, so it must come before that import.
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
 

@@ -188,11 +188,12 @@ def make_numpy_step(size, real, networks):
 def make_torch_step(size, real, networks):
     """Return a function that runs the same step in PyTorch with fused Adam on the CPU.
 
-    For networks "default": BatchNorm1d without running statistics in the
-    generator (the NumPy BatchNorm keeps none), LayerNorm in the
-    discriminator, the mean image subtracted from its inputs, packs of
-    DISCRIMINATOR_PACKING images, the minibatch standard-deviation feature,
-    feature matching in the generator's loss, and the same moving average
+    For networks "default", the networks match those of gan.py. The
+    generator has BatchNorm1d without running statistics, because the NumPy
+    BatchNorm keeps none. The discriminator has LayerNorm, the mean image
+    subtracted from its inputs, packs of DISCRIMINATOR_PACKING images and the
+    minibatch standard-deviation feature. The step adds feature matching to
+    the generator's loss and updates the same moving average
     of the generator's weights after every step.
     """
     torch.manual_seed(SEED)

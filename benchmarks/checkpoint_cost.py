@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -36,8 +37,12 @@ def median_seconds(function, repeats=REPEATS):
     return statistics.median(times)
 
 
-def main():
-    output_dir = tempfile.mkdtemp(prefix="checkpoint-cost-")
+def default_training(output_dir):
+    """Return the default networks of config.py, a TrainingState that saves into output_dir, and a step.
+
+    The training images are 100 random ones, and step() runs train_step on
+    one random batch as the training loop does, weight average included.
+    """
     settings = gan.load_settings(["--output-dir", output_dir])
     rng = np.random.default_rng(0)
     pixels = settings.IMAGE_SIZE ** 2
@@ -54,8 +59,18 @@ def main():
 
     def step():
         gan.train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise,
-                       workspaces=workspaces)
+                       settings.REAL_LABEL, workspaces=workspaces, feature_matching=settings.FEATURE_MATCHING)
         weight_average.update()
+
+    return SimpleNamespace(settings=settings, training_images=training_images, generator=generator,
+                           discriminator=discriminator, sampler=sampler, fixed_noise=fixed_noise,
+                           state=state, step=step)
+
+
+def main():
+    output_dir = tempfile.mkdtemp(prefix="checkpoint-cost-")
+    training = default_training(output_dir)
+    settings, state, step = training.settings, training.state, training.step
 
     def check():
         state.step = 0
@@ -72,7 +87,8 @@ def main():
     os.unlink(state.path)
     os.rmdir(output_dir)
 
-    parameters = sum(p.size for network in (generator, discriminator, sampler) for p in network.parameters())
+    networks = (training.generator, training.discriminator, training.sampler)
+    parameters = sum(p.size for network in networks for p in network.parameters())
     print(f"networks: {parameters:,} parameters; batch size {settings.BATCH_SIZE}")
     print(f"training step:           {step_time * 1000:8.2f} ms")
     print(f"loss check after a step: {check_time * 1000:8.2f} ms  ({check_time / step_time:.1%} of a step)")

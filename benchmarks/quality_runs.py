@@ -33,7 +33,7 @@ DATA_SETS = {
 # "textbook" undoes every quality option: three plain sigmoid layers per
 # network with Glorot weights and Adam at 2e-4. "earlier-default" is the
 # default before packing, feature matching, the minibatch standard-deviation
-# feature and the smaller networks; the "step-" entries add those one at a
+# feature and the smaller networks. The "step-" entries add those one at a
 # time, in the order in which they were measured, ending at the default. The
 # "no-" entries turn off one default option each; the other entries change
 # one default.

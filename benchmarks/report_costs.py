@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
 
 import cv2
 import numpy as np
@@ -28,12 +27,11 @@ import numpy as np
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)
 
-from checkpoint_cost import median_seconds  # noqa: E402
+from checkpoint_cost import default_training, median_seconds  # noqa: E402
 
 import checkpoint  # noqa: E402
 import gan  # noqa: E402
 import report  # noqa: E402
-from networks import Workspace  # noqa: E402
 
 REPEATS = 5
 
@@ -61,23 +59,10 @@ def main():
     print_training_overhead(arguments.run_epochs, arguments.runs)
 
     folder = tempfile.mkdtemp(prefix="report-cost-")
-    settings = gan.load_settings(["--output-dir", folder])
-    rng = np.random.default_rng(0)
-    pixels = settings.IMAGE_SIZE ** 2
-    training_images = rng.integers(0, 256, (100, pixels), dtype=np.uint8)
-    generator, discriminator, sampler, weight_average = gan.build_networks(settings, training_images, rng)
-    generator_optimizer = gan.make_optimizer(generator.parameters(), settings, settings.LEARNING_RATE)
-    discriminator_optimizer = gan.make_optimizer(discriminator.parameters(), settings, settings.LEARNING_RATE)
-    real = rng.random((settings.BATCH_SIZE, pixels), dtype=np.float32)
-    noise = rng.standard_normal((settings.BATCH_SIZE, settings.NOISE_SIZE), dtype=np.float32)
-    workspaces = defaultdict(Workspace)
-
-    def step():
-        gan.train_step(real, generator, discriminator, generator_optimizer, discriminator_optimizer, noise,
-                       workspaces=workspaces)
-        weight_average.update()
-
-    step_seconds = median_seconds(step, repeats=21)
+    training = default_training(folder)
+    settings, sampler, fixed_noise = training.settings, training.sampler, training.fixed_noise
+    run = training.state
+    step_seconds = median_seconds(training.step, repeats=21)
 
     calls = 100_000
     progress = report.ProgressLine(1000, 10, interval=3600.0)
@@ -97,13 +82,16 @@ def main():
     epochs = settings.NUM_EPOCHS
     history = [{"epoch": epoch, "discriminator_loss": 1.3 + 0.1 * np.sin(epoch), "generator_loss": 0.8,
                 "d_real": 0.5, "d_fake": 0.45, "seconds": 1.0} for epoch in range(1, epochs + 1)]
-    fixed_noise = rng.standard_normal((64, settings.NOISE_SIZE), dtype=np.float32)
     grid_epochs = range(0, epochs + 1, settings.SAMPLE_EVERY)
     for epoch in grid_epochs:
         gan.write_samples(sampler, fixed_noise, settings, f"samples_epoch_{epoch:04d}.png")
-    run = checkpoint.TrainingState(settings, generator, discriminator, generator_optimizer,
-                                   discriminator_optimizer, fixed_noise, {"shuffle": rng}, "", sampler)
     run.history = history
+    history_file = report.HistoryFile(os.path.join(folder, "history.csv"))
+    history_file.update(history)
+
+    def append_row():
+        history_file.rows -= 1  # as if the last row were new, so that update appends it again
+        history_file.update(history)
 
     def save():
         run.saved_position = None  # so that save() writes again
@@ -115,13 +103,14 @@ def main():
         "sample grid (sampler forward, PNG, 2 files)": lambda: gan.write_samples(
             sampler, fixed_noise, settings, "samples.png"),
         "checkpoint save, synced to disk": save,
-        "history.csv (every epoch)": lambda: report.write_history_csv(
+        "history.csv, a row appended (every epoch)": append_row,
+        "history.csv, rewritten whole (when a column appears)": lambda: report.write_history_csv(
             history, os.path.join(folder, "history.csv")),
         "history.png": lambda: report.write_chart(history, os.path.join(folder, "history.png")),
         f"timelapse, {len(grid_epochs)} grids": lambda: report.write_timelapse(folder, epochs),
         "latent walk strip and video": lambda: report.write_latent_walk(sampler, settings),
         "nearest-neighbour sheet, 100 images": lambda: report.write_nearest_neighbours(
-            sampler, training_images, settings),
+            sampler, training.training_images, settings),
     }
     print(f"Outputs of a {epochs}-epoch run at the default settings, median of {REPEATS}:")
     for name, function in figures.items():

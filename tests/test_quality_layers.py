@@ -113,7 +113,7 @@ def test_discriminator_options_gradient(packing):
 
 
 def test_packs_keep_real_and_generated_images_apart():
-    """Each pack's row holds consecutive images whole, so real and generated halves never share a pack."""
+    """Each pack's row contains consecutive images whole, so real and generated halves never share a pack."""
     images = np.arange(8 * 3, dtype=np.float32).reshape(8, 3)  # 4 "real" rows, then 4 "generated"
     packed, _ = Pack(2).forward(images)
     assert packed.shape == (4, 6)
