@@ -56,8 +56,12 @@ SHAPING_SETTINGS = (
     "DATA_DIR", "IMAGE_SIZE", "NOISE_SIZE",
     "GENERATOR_HIDDEN_SIZES", "DISCRIMINATOR_HIDDEN_SIZES", "OPTIMIZER",
     "GENERATOR_NORMALIZATION", "DISCRIMINATOR_NORMALIZATION", "MINIBATCH_STD_GROUP",
-    "DISCRIMINATOR_PACKING",
+    "DISCRIMINATOR_PACKING", "HIDDEN_ACTIVATION",
 )
+
+# Shaping settings added after checkpoints were first written, with the value
+# that every checkpoint without them was trained with.
+VALUES_BEFORE_RECORDED = {"DISCRIMINATOR_PACKING": 1, "HIDDEN_ACTIVATION": "sigmoid"}
 
 # Files that a training run writes into the output folder. Starting fresh
 # moves those of the earlier run into a subfolder instead of replacing them.
@@ -130,7 +134,8 @@ def load_generator(path):
     try:
         generator = Generator(config["NOISE_SIZE"], tuple(config["GENERATOR_HIDDEN_SIZES"]),
                               config["IMAGE_SIZE"] ** 2, np.random.default_rng(0),
-                              normalization=config.get("GENERATOR_NORMALIZATION", "none"))
+                              normalization=config.get("GENERATOR_NORMALIZATION", "none"),
+                              activation=config.get("HIDDEN_ACTIVATION", "sigmoid"))
         # The sampler is the generator whose samples the run showed and scored.
         prefix = "sampler.param" if "sampler.param.0" in arrays else "generator.param"
         copy_arrays(arrays, prefix, generator.parameters())
@@ -175,11 +180,11 @@ def find_config_differences(saved_config, settings):
         if not hasattr(settings, name):
             continue
         current = as_json_value(getattr(settings, name))
-        if name not in saved_config:
+        saved = saved_config.get(name, VALUES_BEFORE_RECORDED.get(name))
+        if saved is None:
             lines.append(f"  {name}: not recorded in the checkpoint, now {format_value(current)}")
-        elif saved_config[name] != current:
-            lines.append(f"  {name}: checkpoint {format_value(saved_config[name])}, "
-                         f"now {format_value(current)}")
+        elif saved != current:
+            lines.append(f"  {name}: checkpoint {format_value(saved)}, now {format_value(current)}")
     return lines
 
 

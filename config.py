@@ -47,6 +47,11 @@ GENERATOR_HIDDEN_SIZES = (128, 256, 512)
 # better faces in the same time.
 DISCRIMINATOR_HIDDEN_SIZES = (512, 256, 128)
 
+# Activation of the hidden layers of both networks: "sigmoid", as the design
+# fixes, or "leaky_relu" (slope 0.2), the activation of the common framework
+# recipe, to compare against. SIGMOID_INIT applies only to "sigmoid".
+HIDDEN_ACTIVATION = "sigmoid"
+
 # Normalisation between each of the generator's hidden Dense layers and its
 # sigmoid: "none", "batch" or "layer". It keeps pre-activations where the
 # sigmoid is not saturated. Batch normalisation is the usual GAN choice.

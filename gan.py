@@ -36,6 +36,7 @@ import checkpoint
 import report
 from data import Dataset, NoImagesError, load_images
 from networks import (
+    ACTIVATIONS,
     SGD,
     Adam,
     Discriminator,
@@ -140,6 +141,7 @@ RULES = {
     "NOISE_SIZE": integer_in(1, 4096),
     "GENERATOR_HIDDEN_SIZES": sizes_in(1, 16384),
     "DISCRIMINATOR_HIDDEN_SIZES": sizes_in(1, 16384),
+    "HIDDEN_ACTIVATION": one_of(*ACTIVATIONS),
     "GENERATOR_NORMALIZATION": one_of("none", "batch", "layer"),
     "DISCRIMINATOR_NORMALIZATION": one_of("none", "layer"),
     "MINIBATCH_STD_GROUP": integer_in(0, 64),
@@ -382,16 +384,19 @@ def build_networks(settings, images, rng):
     """
     pixels = settings.IMAGE_SIZE ** 2
     generator_shape = (settings.NOISE_SIZE, settings.GENERATOR_HIDDEN_SIZES, pixels)
-    generator = Generator(*generator_shape, rng, normalization=settings.GENERATOR_NORMALIZATION)
+    generator_options = {"normalization": settings.GENERATOR_NORMALIZATION,
+                         "activation": settings.HIDDEN_ACTIVATION}
+    generator = Generator(*generator_shape, rng, **generator_options)
     mean_image = images.mean(axis=0) / 255.0
     discriminator = Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, rng,
                                   normalization=settings.DISCRIMINATOR_NORMALIZATION,
                                   minibatch_std_group=settings.MINIBATCH_STD_GROUP,
                                   input_offset=mean_image if settings.CENTRE_INPUTS else None,
-                                  packing=settings.DISCRIMINATOR_PACKING)
-    if settings.SIGMOID_INIT:
+                                  packing=settings.DISCRIMINATOR_PACKING,
+                                  activation=settings.HIDDEN_ACTIVATION)
+    if settings.SIGMOID_INIT and settings.HIDDEN_ACTIVATION == "sigmoid":
         init_for_sigmoid(generator)
-    sampler = Generator(*generator_shape, rng, normalization=settings.GENERATOR_NORMALIZATION)
+    sampler = Generator(*generator_shape, rng, **generator_options)
     weight_average = WeightAverage(generator, sampler, settings.GENERATOR_AVERAGE_DECAY)
     return generator, discriminator, sampler, weight_average
 

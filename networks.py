@@ -177,6 +177,42 @@ class Sigmoid:
         return grad_input, []
 
 
+class LeakyReLU:
+    """Elementwise leaky rectifier max(x, slope * x), with 0 < slope < 1; it has no parameters.
+
+    The hidden activation of the common framework recipe for MLP GANs, offered
+    by HIDDEN_ACTIVATION to compare against the sigmoid.
+    """
+
+    def __init__(self, slope=0.2):
+        self.slope = slope
+
+    def parameters(self):
+        return []
+
+    def forward(self, x, buffers=None):
+        y = new_array(buffers, "output", x.shape, x.dtype)
+        np.multiply(x, x.dtype.type(self.slope), out=y)
+        np.maximum(x, y, out=y)
+        return y, y
+
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
+        if not need_input_grad:
+            return None, []
+        y = cache
+        # The output has the sign of the input, so it tells which slope applied.
+        positive = new_array(buffers, "positive", y.shape, np.bool_)
+        np.greater(y, 0, out=positive)
+        grad_input = new_array(buffers, "grad_input", y.shape, y.dtype)
+        np.multiply(grad_output, y.dtype.type(self.slope), out=grad_input)
+        np.copyto(grad_input, grad_output, where=positive)
+        return grad_input, []
+
+
+# The hidden activations that HIDDEN_ACTIVATION names.
+ACTIVATIONS = {"sigmoid": Sigmoid, "leaky_relu": LeakyReLU}
+
+
 class MLP:
     """Multilayer perceptron: a sequence of layers run one after another."""
 
@@ -237,14 +273,15 @@ class MLP:
 
 
 def build_mlp(sizes, output_activation, rng, dtype=np.float32, normalization="none",
-              minibatch_std_group=0):
-    """Build Dense layers of the given sizes, with a sigmoid after every hidden layer.
+              minibatch_std_group=0, activation="sigmoid"):
+    """Build Dense layers of the given sizes, with an activation after every hidden layer.
 
     sizes lists the input size, the hidden sizes and the output size.
     output_activation is a layer put after the last Dense layer, or None.
+    activation names the hidden layers' activation in ACTIVATIONS.
     normalization "batch" or "layer" puts a BatchNorm or LayerNorm between
-    each hidden Dense layer and its sigmoid. minibatch_std_group > 0 puts a
-    MinibatchStd with that group size before the last Dense layer.
+    each hidden Dense layer and its activation. minibatch_std_group > 0 puts
+    a MinibatchStd with that group size before the last Dense layer.
     """
     norm_layers = {"none": None, "batch": BatchNorm, "layer": LayerNorm}
     layers = []
@@ -257,7 +294,7 @@ def build_mlp(sizes, output_activation, rng, dtype=np.float32, normalization="no
         if is_hidden:
             if norm_layers[normalization] is not None:
                 layers.append(norm_layers[normalization](n_out, dtype))
-            layers.append(Sigmoid())
+            layers.append(ACTIVATIONS[activation]())
     if output_activation is not None:
         layers.append(output_activation)
     return layers
@@ -269,9 +306,9 @@ class Generator(MLP):
     STATISTICS_SAMPLES = 256  # noise vectors that freeze_batch_statistics averages over
 
     def __init__(self, noise_size, hidden_sizes, image_pixels, rng, dtype=np.float32,
-                 normalization="none"):
+                 normalization="none", activation="sigmoid"):
         sizes = [noise_size, *hidden_sizes, image_pixels]
-        super().__init__(build_mlp(sizes, Sigmoid(), rng, dtype, normalization))
+        super().__init__(build_mlp(sizes, Sigmoid(), rng, dtype, normalization, activation=activation))
         self.noise_size = noise_size
 
     def freeze_batch_statistics(self):
@@ -305,9 +342,9 @@ class Discriminator(MLP):
     """
 
     def __init__(self, image_pixels, hidden_sizes, rng, dtype=np.float32, normalization="none",
-                 minibatch_std_group=0, input_offset=None, packing=1):
+                 minibatch_std_group=0, input_offset=None, packing=1, activation="sigmoid"):
         sizes = [packing * image_pixels, *hidden_sizes, 1]
-        layers = build_mlp(sizes, None, rng, dtype, normalization, minibatch_std_group)
+        layers = build_mlp(sizes, None, rng, dtype, normalization, minibatch_std_group, activation)
         if packing > 1:
             layers.insert(0, Pack(packing))
         if input_offset is not None:

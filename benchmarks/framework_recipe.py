@@ -25,30 +25,13 @@ from quality_runs import TABLE_HEADER  # noqa: E402  (this script's own folder i
 
 from data import Dataset, load_images  # noqa: E402
 from gan import make_grid, train_step, write_png  # noqa: E402
-from networks import MLP, Adam, BatchNorm, Dense  # noqa: E402
+from networks import MLP, Adam, BatchNorm, Dense, LeakyReLU  # noqa: E402
 from quality import QualityMeter  # noqa: E402
 
 DATA_SETS = {
     "orl": (os.path.join(os.path.dirname(REPOSITORY), "shared", "data", "orl_faces"), 32),
     "faces": (os.path.join(REPOSITORY, "faces"), 25),
 }
-
-
-class LeakyReLU:
-    """max(x, slope * x), elementwise."""
-
-    def __init__(self, slope=0.2):
-        self.slope = slope
-
-    def parameters(self):
-        return []
-
-    def forward(self, x):
-        positive = x > 0
-        return np.where(positive, x, self.slope * x), positive
-
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
-        return np.where(cache, grad_output, self.slope * grad_output), []
 
 
 class ScaledTanh:
@@ -61,11 +44,11 @@ class ScaledTanh:
     def parameters(self):
         return []
 
-    def forward(self, x):
+    def forward(self, x, buffers=None):
         y = np.tanh(x)
         return 0.5 * (y + 1.0), y
 
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         return grad_output * 0.5 * (1.0 - cache * cache), []
 
 
@@ -75,10 +58,10 @@ class CentredInput:
     def parameters(self):
         return []
 
-    def forward(self, x):
+    def forward(self, x, buffers=None):
         return 2.0 * x - 1.0, None
 
-    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True):
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
         return 2.0 * grad_output, []
 
 

@@ -72,6 +72,7 @@ RECIPES = {
     "learning-rate-1e-3": ["--learning-rate", "0.001"],
     "plus-instance-noise": ["--instance-noise", "0.05"],
     "plus-slower-discriminator": ["--discriminator-learning-rate", "0.0001"],
+    "leaky-relu": ["--hidden-activation", "leaky_relu"],
 }
 
 

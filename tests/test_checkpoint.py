@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -203,6 +204,34 @@ def test_other_settings_are_not_loaded(tmp_path):
     assert "--resume false" in result.stderr
     assert "--output-dir" in result.stderr
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_other_hidden_activation_is_not_loaded(tmp_path):
+    """Both activations give weights of the same shapes, so only the recorded setting tells them apart."""
+    first = run_gan(tmp_path, "--num-epochs", "1", "--hidden-activation", "leaky_relu")
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+
+    result = run_gan(tmp_path, "--num-epochs", "2")
+
+    assert result.returncode == 1
+    assert "HIDDEN_ACTIVATION: checkpoint leaky_relu, now sigmoid" in result.stderr
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_checkpoint_without_newer_settings_counts_as_their_earlier_values(tmp_path):
+    """Checkpoints written before a shaping setting existed were trained with its earlier value."""
+    first = run_gan(tmp_path, "--num-epochs", "1", "--discriminator-packing", "1")
+    assert first.returncode == 0, first.stderr
+    saved_config = read_checkpoint(tmp_path)["config"]
+    older_config = {name: value for name, value in saved_config.items()
+                    if name not in ("HIDDEN_ACTIVATION", "DISCRIMINATOR_PACKING")}
+
+    same = types.SimpleNamespace(**saved_config)
+    assert checkpoint.find_config_differences(older_config, same) == []
+    other = types.SimpleNamespace(**{**saved_config, "HIDDEN_ACTIVATION": "leaky_relu"})
+    assert checkpoint.find_config_differences(older_config, other) == [
+        "  HIDDEN_ACTIVATION: checkpoint sigmoid, now leaky_relu"]
 
 
 def test_learning_rate_may_change_on_resume(tmp_path):

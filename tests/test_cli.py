@@ -131,6 +131,7 @@ def test_help_lists_every_setting(repo):
         (["--data-dir", "/no/such/folder"], "DATA_DIR '/no/such/folder'"),
         (["--num-epochs", "three"], "NUM_EPOCHS 'three'"),
         (["--optimizer", "rmsprop"], "OPTIMIZER 'rmsprop'"),
+        (["--hidden-activation", "relu"], "HIDDEN_ACTIVATION 'relu'"),
         (["--generator-hidden-sizes", "64,x,64"], "GENERATOR_HIDDEN_SIZES '64,x,64'"),
         (["--generator-hidden-sizes", "64,,64"], "GENERATOR_HIDDEN_SIZES '64,,64'"),
         (["--discriminator-hidden-sizes", "64,"], "DISCRIMINATOR_HIDDEN_SIZES '64,'"),

@@ -14,6 +14,7 @@ from networks import (
     Dense,
     Discriminator,
     Generator,
+    LeakyReLU,
     Sigmoid,
     bce_with_logits,
     sigmoid,
@@ -71,15 +72,30 @@ def test_sigmoid_gradients():
     check_module_gradients(Sigmoid(), rng.standard_normal((4, 6)) * 3, rng)
 
 
-def test_generator_gradients():
+def test_leaky_relu_gradients():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((4, 6)) * 3
+    x += np.where(x >= 0, 0.1, -0.1)  # no input within a finite-difference step of the kink at 0
+    check_module_gradients(LeakyReLU(0.2), x, rng)
+
+
+def test_leaky_relu_values():
+    output, _ = LeakyReLU(0.2).forward(np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]], dtype=np.float32))
+    np.testing.assert_allclose(output, [[-0.4, -0.1, 0.0, 0.5, 3.0]], rtol=1e-6)
+    assert output.dtype == np.float32
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "leaky_relu"])
+def test_generator_gradients(activation):
     rng = np.random.default_rng(3)
-    generator = Generator(4, (6, 5, 7), 9, rng, dtype=np.float64)
+    generator = Generator(4, (6, 5, 7), 9, rng, dtype=np.float64, activation=activation)
     check_module_gradients(generator, rng.standard_normal((3, 4)), rng)
 
 
-def test_discriminator_gradients():
+@pytest.mark.parametrize("activation", ["sigmoid", "leaky_relu"])
+def test_discriminator_gradients(activation):
     rng = np.random.default_rng(4)
-    discriminator = Discriminator(9, (7, 6, 5), rng, dtype=np.float64)
+    discriminator = Discriminator(9, (7, 6, 5), rng, dtype=np.float64, activation=activation)
     check_module_gradients(discriminator, rng.random((3, 9)), rng)
 
 

@@ -96,19 +96,23 @@ def test_minibatch_std_keeps_groups_apart():
     assert np.all(output[4:, -1] > 1.0)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "leaky_relu"])
 @pytest.mark.parametrize("normalization", ["batch", "layer"])
-def test_generator_options_gradient(normalization):
+def test_generator_options_gradient(normalization, activation):
     rng = np.random.default_rng(4)
-    generator = Generator(3, (6, 5, 4), 7, rng, dtype=np.float64, normalization=normalization)
+    generator = Generator(3, (6, 5, 4), 7, rng, dtype=np.float64, normalization=normalization,
+                          activation=activation)
     init_for_sigmoid(generator)
     check_gradients(generator, rng.standard_normal((5, 3)), rng, check_input=False)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "leaky_relu"])
 @pytest.mark.parametrize("packing", [1, 2])
-def test_discriminator_options_gradient(packing):
+def test_discriminator_options_gradient(packing, activation):
     rng = np.random.default_rng(5)
     discriminator = Discriminator(7, (6, 5, 4), rng, dtype=np.float64, normalization="layer",
-                                  minibatch_std_group=2, input_offset=rng.random(7), packing=packing)
+                                  minibatch_std_group=2, input_offset=rng.random(7), packing=packing,
+                                  activation=activation)
     check_gradients(discriminator, rng.random((12, 7)), rng)
 
 

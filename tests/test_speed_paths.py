@@ -55,7 +55,11 @@ def run_steps(dtype, workspaces_per_step, seed=0, options=PLAIN):
     return generator.parameters() + discriminator.parameters(), results
 
 
-@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS], ids=["plain", "with_layers"])
+LEAKY_RELU = ({"activation": "leaky_relu", "normalization": "batch"},
+              {"activation": "leaky_relu", "normalization": "layer"})
+
+
+@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS, LEAKY_RELU], ids=["plain", "with_layers", "leaky_relu"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_reused_workspaces_match_fresh_arrays(dtype, options):
     kept = defaultdict(Workspace)
