@@ -34,14 +34,14 @@ DATA_CACHE = True
 # (1 to 4096). Too small limits variety; larger mainly costs memory.
 NOISE_SIZE = 100
 
-# Widths of the generator's sigmoid hidden layers, from the noise vector
+# Widths of the generator's hidden layers, from the noise vector
 # towards the image (each 1 to 16384). The design has three; any other count
 # of layers also works, for experiments. Wider layers can draw finer faces
 # but train more slowly: on ORL at 32x32, twice these widths did 35% fewer
 # steps in 4 minutes and scored no better.
 GENERATOR_HIDDEN_SIZES = (128, 256, 512)
 
-# Widths of the discriminator's sigmoid hidden layers, from the image towards
+# Widths of the discriminator's hidden layers, from the image towards
 # its single output (each 1 to 16384). The design has three, as above.
 # Half the earlier default of (1024, 512, 256) trained faster and gave
 # better faces in the same time.
@@ -53,12 +53,12 @@ DISCRIMINATOR_HIDDEN_SIZES = (512, 256, 128)
 HIDDEN_ACTIVATION = "sigmoid"
 
 # Normalisation between each of the generator's hidden Dense layers and its
-# sigmoid: "none", "batch" or "layer". It keeps pre-activations where the
+# activation: "none", "batch" or "layer". It keeps pre-activations where the
 # sigmoid is not saturated. Batch normalisation is the usual GAN choice.
 GENERATOR_NORMALIZATION = "batch"
 
 # Normalisation between each of the discriminator's hidden Dense layers and
-# its sigmoid: "none" or "layer". Batch normalisation is not offered, because
+# its activation: "none" or "layer". Batch normalisation is not offered, because
 # its batch statistics would mix the real and the generated images.
 DISCRIMINATOR_NORMALIZATION = "layer"
 

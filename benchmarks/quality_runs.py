@@ -1,10 +1,11 @@
 """Train gan.py with several settings for a fixed wall time each and print their quality figures.
 
     python benchmarks/quality_runs.py --seconds 600 --data orl default earlier-default
+    python benchmarks/quality_runs.py --epochs 2000 --data faces default no-packing
     python benchmarks/quality_runs.py --list
 
 Each run is `python gan.py` in a subprocess, as a user runs it, stopped with
-Ctrl+C (SIGINT) after --seconds. gan.py then scores its last weights and
+Ctrl+C (SIGINT) after --seconds unless it ends its --epochs first. gan.py then scores its last weights and
 writes final.png, which this script reads from the run's log. Outputs go to
 --output-root (under /tmp by default), one folder per run. The table gives the
 steps done, because the machine's load changes how many steps fit in the time.
@@ -64,6 +65,7 @@ RECIPES = {
     "label-0.95": ["--real-label", "0.95"],
     "learning-rate-4e-4": ["--learning-rate", "0.0004"],
     "wider-generator": ["--generator-hidden-sizes", "256,512,1024"],
+    "earlier-sizes": EARLIER_NETWORKS[:4],
     "no-batch-norm": ["--generator-normalization", "none"],
     "no-layer-norm": ["--discriminator-normalization", "none"],
     "no-sigmoid-init": ["--sigmoid-init", "false"],
@@ -73,10 +75,12 @@ RECIPES = {
     "plus-instance-noise": ["--instance-noise", "0.05"],
     "plus-slower-discriminator": ["--discriminator-learning-rate", "0.0001"],
     "leaky-relu": ["--hidden-activation", "leaky_relu"],
+    "two-time-scales": ["--learning-rate", "0.0001", "--discriminator-learning-rate", "0.0004"],
+    "minibatch-std-8": ["--minibatch-std-group", "8"],
 }
 
 
-def start_run(recipe, data, output_root, extra):
+def start_run(recipe, data, output_root, extra, epochs=1000000):
     """Start gan.py with a named recipe on a data set and return the process and its output folder.
 
     The run's output goes straight to log.txt in its output folder. A pipe
@@ -86,7 +90,7 @@ def start_run(recipe, data, output_root, extra):
     output_dir = os.path.join(output_root, f"{data}-{recipe}")
     os.makedirs(output_dir, exist_ok=True)
     command = [sys.executable, os.path.join(REPOSITORY, "gan.py"), *DATA_SETS[data], *RECIPES[recipe],
-               *extra, "--output-dir", output_dir, "--num-epochs", "1000000",
+               *extra, "--output-dir", output_dir, "--num-epochs", str(epochs),
                "--sample-every", "1000000", "--quality-every", "1000000",
                "--checkpoint-every", "1000000", "--chart-every", "1000000"]
     with open(os.path.join(output_dir, "log.txt"), "w", encoding="utf-8") as log_file:
@@ -115,6 +119,8 @@ def main():
     parser.add_argument("recipes", nargs="*", default=["default"], help="names of settings to run")
     parser.add_argument("--data", choices=sorted(DATA_SETS), default="orl")
     parser.add_argument("--seconds", type=float, default=600.0, help="wall time of each run")
+    parser.add_argument("--epochs", type=int, default=1000000,
+                        help="end each run after this many epochs, if --seconds has not stopped it first")
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time (each uses one BLAS thread)")
     parser.add_argument("--output-root", default="/tmp/gan-quality-runs")
     parser.add_argument("--list", action="store_true", help="list the named settings and exit")
@@ -137,11 +143,14 @@ def main():
     while pending:
         group, pending = pending[:arguments.parallel], pending[arguments.parallel:]
         start = time.perf_counter()
-        runs = [(name, *start_run(name, arguments.data, arguments.output_root, arguments.extra.split()))
+        runs = [(name, *start_run(name, arguments.data, arguments.output_root, arguments.extra.split(),
+                                  arguments.epochs))
                 for name in group]
-        time.sleep(arguments.seconds)
+        while time.perf_counter() - start < arguments.seconds and any(p.poll() is None for _, p, _ in runs):
+            time.sleep(0.1)
         for _, process, _ in runs:
-            process.send_signal(signal.SIGINT)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
         for name, process, output_dir in runs:
             figures = collect(process, output_dir)
             seconds = time.perf_counter() - start
