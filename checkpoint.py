@@ -16,6 +16,8 @@ loading pickled data can run code and people share checkpoints. It contains:
     sampler.param.N             the same for the generator that draws the samples (a moving
                                 average of the generator's weights, or a copy of them)
     discriminator.param.N       the same for the discriminator
+    discriminator.state.N       the power-iteration vectors u and v of each spectral-normalised
+                                layer, in MLP.state_arrays() order, and absent without SPECTRAL_NORM
     generator.adam_m.N, ...     Adam's first and second moments (adam_v), with Adam only
     fixed_noise.0               (64, NOISE_SIZE) noise vectors of the sample grids
     history                     (epochs, columns) float64 table of the per-epoch figures, NaN where
@@ -56,12 +58,12 @@ SHAPING_SETTINGS = (
     "DATA_DIR", "IMAGE_SIZE", "NOISE_SIZE",
     "GENERATOR_HIDDEN_SIZES", "DISCRIMINATOR_HIDDEN_SIZES", "OPTIMIZER",
     "GENERATOR_NORMALIZATION", "DISCRIMINATOR_NORMALIZATION", "MINIBATCH_STD_GROUP",
-    "DISCRIMINATOR_PACKING", "HIDDEN_ACTIVATION",
+    "DISCRIMINATOR_PACKING", "HIDDEN_ACTIVATION", "SPECTRAL_NORM",
 )
 
 # Shaping settings added after checkpoints were first written, with the value
 # that every checkpoint without them was trained with.
-VALUES_BEFORE_RECORDED = {"DISCRIMINATOR_PACKING": 1, "HIDDEN_ACTIVATION": "sigmoid"}
+VALUES_BEFORE_RECORDED = {"DISCRIMINATOR_PACKING": 1, "HIDDEN_ACTIVATION": "sigmoid", "SPECTRAL_NORM": False}
 
 # Files that a training run writes into the output folder. Starting fresh
 # moves those of the earlier run into a subfolder instead of replacing them.
@@ -409,6 +411,7 @@ class TrainingState:
             # A checkpoint without a sampler starts the sampler from the generator.
             prefix = "generator" if name == "sampler" and "sampler.param.0" not in arrays else name
             copy_arrays(arrays, f"{prefix}.param", network.parameters())
+            copy_arrays(arrays, f"{prefix}.state", network.state_arrays())
         for name, optimizer in self.optimizers.items():
             if isinstance(optimizer, Adam):
                 copy_arrays(arrays, f"{name}.adam_m", optimizer.first_moments)
@@ -529,6 +532,7 @@ class TrainingState:
         optimizer_steps = {}
         for name, network in self.networks.items():
             arrays.update(numbered(f"{name}.param", network.parameters()))
+            arrays.update(numbered(f"{name}.state", network.state_arrays()))
         for name, optimizer in self.optimizers.items():
             if isinstance(optimizer, Adam):
                 arrays.update(numbered(f"{name}.adam_m", optimizer.first_moments))

@@ -77,6 +77,15 @@ MINIBATCH_STD_GROUP = 4
 # by this factor. On ORL, 2 halved the Frechet distance; 4 broke training.
 DISCRIMINATOR_PACKING = 2
 
+# Spectral normalisation of every Dense layer of the discriminator (true or
+# false): each weight matrix is divided by its largest singular value, as
+# Miyato et al. (2018) proposed. That bounds how fast the discriminator's
+# output can change with its input, so its gradients for the generator stay
+# smooth. Each step adds a few matrix-vector products and elementwise passes
+# over the discriminator's weights. Off until measurements show whether it
+# helps here.
+SPECTRAL_NORM = False
+
 # Subtract the mean training image from every discriminator input (true or
 # false). Centred inputs make its first sigmoid layer learn faster.
 CENTRE_INPUTS = True

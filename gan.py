@@ -146,6 +146,7 @@ RULES = {
     "DISCRIMINATOR_NORMALIZATION": one_of("none", "layer"),
     "MINIBATCH_STD_GROUP": integer_in(0, 64),
     "DISCRIMINATOR_PACKING": integer_in(1, 16),
+    "SPECTRAL_NORM": boolean(),
     "CENTRE_INPUTS": boolean(),
     "SIGMOID_INIT": boolean(),
     "NUM_EPOCHS": integer_in(1, 1_000_000),
@@ -393,7 +394,8 @@ def build_networks(settings, images, rng):
                                   minibatch_std_group=settings.MINIBATCH_STD_GROUP,
                                   input_offset=mean_image if settings.CENTRE_INPUTS else None,
                                   packing=settings.DISCRIMINATOR_PACKING,
-                                  activation=settings.HIDDEN_ACTIVATION)
+                                  activation=settings.HIDDEN_ACTIVATION,
+                                  spectral_norm=settings.SPECTRAL_NORM)
     if settings.SIGMOID_INIT and settings.HIDDEN_ACTIVATION == "sigmoid":
         init_for_sigmoid(generator)
     sampler = Generator(*generator_shape, rng, **generator_options)
@@ -451,6 +453,8 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
 
     # Discriminator step: real images have label real_label, generated images label 0.
     # Both halves go through one forward pass, whose caches stay in its own workspace.
+    # With spectral normalisation, each of D's layers first runs one step of power iteration.
+    discriminator.update_spectral_norms()
     inputs = discriminator_workspace.array("real and fake", (2 * batch, real.shape[1]), fake.dtype)
     np.concatenate([real, fake], out=inputs)
     if instance_noise is not None:
@@ -464,7 +468,7 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
         workspace=discriminator_workspace)
     discriminator_optimizer.step(discriminator_grads)
     if feature_matching:  # the features are the input of D's last layer, here for the real images
-        real_feature_mean = caches[-1][:len(real_logits)].mean(axis=0)
+        real_feature_mean = discriminator.features(caches)[:len(real_logits)].mean(axis=0)
 
     # Generator step with the non-saturating loss: it maximises log D(G(z)) by
     # minimising the cross-entropy of D's output on generated images against
@@ -481,7 +485,7 @@ def train_step(real, generator, discriminator, generator_optimizer, discriminato
         # features should equal the real images'. The gradient of
         # weight * ||mean - real mean||^2 with respect to each row is
         # 2 * weight * (mean - real mean) / rows.
-        features = caches[-1]
+        features = discriminator.features(caches)
         difference = features.mean(axis=0) - real_feature_mean
         feature_matching_loss = float(feature_matching * np.square(difference).sum())
         row_grad = (2.0 * feature_matching / len(features)) * difference

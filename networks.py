@@ -1,8 +1,9 @@
 """Layers, the loss, optimisers and the two networks of the GAN, with backpropagation by hand.
 
-Every layer keeps only its parameters. Its forward pass returns the output
-together with a cache of what the backward pass needs, and the caller hands
-that cache back:
+Every layer keeps only its parameters, apart from the two vectors with which
+SpectralNormDense estimates the spectral norm of its weights. A forward pass
+returns the output together with a cache of what the backward pass needs,
+and the caller hands that cache back:
 
     output, cache = layer.forward(x)
     grad_x, param_grads = layer.backward(cache, grad_output)
@@ -155,6 +156,87 @@ class Dense:
         return grad_input, [grad_weights, grad_bias]
 
 
+class SpectralNormDense(Dense):
+    """Dense layer with spectral normalisation: y = x @ (weights / sigma) + bias.
+
+    Miyato et al. (2018, "Spectral Normalization for Generative Adversarial
+    Networks") divide each weight matrix of the discriminator by its largest
+    singular value sigma. Then no layer stretches a change of its input by
+    more than a factor of about 1 (its Lipschitz constant), which bounds how
+    sharply the discriminator can separate real from generated images. The
+    bias is not normalised.
+
+    sigma is estimated as v @ weights @ u from two unit vectors that persist
+    from step to step: u of length out_features and v of length in_features.
+    (The paper's W is the transpose of weights, so its formulas have u and v
+    on the other sides.) update_estimate runs one step of power iteration,
+    which moves u and v towards the top singular vectors. train_step calls
+    it once per training step, before the discriminator's first forward
+    pass. forward only reads u and v, and computes sigma for the current
+    weights. So repeated forward passes, as in the gradient checks, compute
+    one function of the weights, and the second forward pass of a step
+    computes sigma for the weights that the discriminator's update just
+    changed. backward treats u and v as constants. With converged vectors
+    that is the exact gradient, because d sigma / d weights is then
+    outer(v, u).
+    """
+
+    EPSILON = 1e-12  # smallest norm that power iteration divides by
+
+    def __init__(self, in_features, out_features, rng, dtype=np.float32):
+        super().__init__(in_features, out_features, rng, dtype)
+        self.u = rng.standard_normal(out_features).astype(dtype)  # a random start
+        self.v = np.empty(in_features, dtype)
+        self.update_estimate()
+
+    def update_estimate(self):
+        """Run one step of power iteration on weights, updating v and then u in place."""
+        np.matmul(self.weights, self.u, out=self.v)
+        self.v /= max(np.linalg.norm(self.v), self.EPSILON)
+        np.matmul(self.weights.T, self.v, out=self.u)
+        self.u /= max(np.linalg.norm(self.u), self.EPSILON)
+
+    def forward(self, x, buffers=None):
+        """Return the output for input x of shape (batch, in_features), and the cache for backward."""
+        dtype = self.weights.dtype
+        # The cache keeps copies of u and v, so that an update_estimate
+        # between this pass and its backward pass cannot change the gradient.
+        u = new_array(buffers, "u", self.u.shape, dtype)
+        np.copyto(u, self.u)
+        v = new_array(buffers, "v", self.v.shape, dtype)
+        np.copyto(v, self.v)
+        weights_u = new_array(buffers, "weights_u", v.shape, dtype)
+        np.matmul(self.weights, u, out=weights_u)
+        sigma = np.dot(v, weights_u)  # v @ weights @ u, a scalar of dtype
+
+        output = new_array(buffers, "output", (len(x), self.weights.shape[1]), dtype)
+        np.matmul(x, self.weights, out=output)
+        output /= sigma
+        output += self.bias
+        return output, (x, sigma, u, v)
+
+    def backward(self, cache, grad_output, need_input_grad=True, need_param_grads=True, buffers=None):
+        """Return the gradient with respect to the input and [grad_weights, grad_bias], as Dense does."""
+        x, sigma, u, v = cache
+        # Dense's gradients are those for the unnormalised weights: grad_input
+        # is sigma times too large, and grad_weights is G, the gradient with
+        # respect to weights / sigma.
+        grad_input, (grad_weights, grad_bias) = super().backward(
+            x, grad_output, need_input_grad, need_param_grads, buffers)
+        if grad_input is not None:
+            grad_input /= sigma
+        if grad_weights is not None:
+            # With u and v constant, sigma = v @ weights @ u has the gradient
+            # outer(v, u), so d loss / d weights =
+            # (G - <G, weights / sigma> * outer(v, u)) / sigma.
+            rank_one = new_array(buffers, "rank_one", self.weights.shape, self.weights.dtype)
+            np.multiply.outer(v, u, out=rank_one)
+            rank_one *= np.vdot(grad_weights, self.weights) / sigma
+            grad_weights -= rank_one
+            grad_weights /= sigma
+        return grad_input, [grad_weights, grad_bias]
+
+
 class Sigmoid:
     """Elementwise logistic sigmoid activation; it has no parameters."""
 
@@ -223,6 +305,20 @@ class MLP:
         """Return every parameter array, in the order that backward returns their gradients."""
         return [p for layer in self.layers for p in layer.parameters()]
 
+    def state_arrays(self):
+        """Return the arrays besides parameters() that training changes: each SpectralNormDense's u and v.
+
+        A checkpoint keeps them, so that a resumed run continues the same estimates.
+        """
+        return [array for layer in self.layers if isinstance(layer, SpectralNormDense)
+                for array in (layer.u, layer.v)]
+
+    def update_spectral_norms(self):
+        """Run one step of power iteration in every SpectralNormDense layer."""
+        for layer in self.layers:
+            if isinstance(layer, SpectralNormDense):
+                layer.update_estimate()
+
     def forward(self, x, workspace=None):
         """Return the network's output for x and the list of per-layer caches for backward.
 
@@ -273,7 +369,7 @@ class MLP:
 
 
 def build_mlp(sizes, output_activation, rng, dtype=np.float32, normalization="none",
-              minibatch_std_group=0, activation="sigmoid"):
+              minibatch_std_group=0, activation="sigmoid", spectral_norm=False):
     """Build Dense layers of the given sizes, with an activation after every hidden layer.
 
     sizes lists the input size, the hidden sizes and the output size.
@@ -282,6 +378,7 @@ def build_mlp(sizes, output_activation, rng, dtype=np.float32, normalization="no
     normalization "batch" or "layer" puts a BatchNorm or LayerNorm between
     each hidden Dense layer and its activation. minibatch_std_group > 0 puts
     a MinibatchStd with that group size before the last Dense layer.
+    spectral_norm makes every Dense layer a SpectralNormDense.
     """
     norm_layers = {"none": None, "batch": BatchNorm, "layer": LayerNorm}
     layers = []
@@ -290,7 +387,7 @@ def build_mlp(sizes, output_activation, rng, dtype=np.float32, normalization="no
         if not is_hidden and minibatch_std_group > 0:
             layers.append(MinibatchStd(minibatch_std_group))
             n_in += 1
-        layers.append(Dense(n_in, n_out, rng, dtype))
+        layers.append((SpectralNormDense if spectral_norm else Dense)(n_in, n_out, rng, dtype))
         if is_hidden:
             if norm_layers[normalization] is not None:
                 layers.append(norm_layers[normalization](n_out, dtype))
@@ -338,13 +435,17 @@ class Discriminator(MLP):
     The probability that an image is real is sigmoid(logit). The network stops
     at the logit so that the loss can be computed from it without log(0).
     With packing > 1 it judges packs of that many consecutive images instead,
-    and returns one logit per pack, shape (batch / packing, 1).
+    and returns one logit per pack, shape (batch / packing, 1). With
+    spectral_norm, every Dense layer is a SpectralNormDense, and the training
+    step calls update_spectral_norms once per step.
     """
 
     def __init__(self, image_pixels, hidden_sizes, rng, dtype=np.float32, normalization="none",
-                 minibatch_std_group=0, input_offset=None, packing=1, activation="sigmoid"):
+                 minibatch_std_group=0, input_offset=None, packing=1, activation="sigmoid",
+                 spectral_norm=False):
         sizes = [packing * image_pixels, *hidden_sizes, 1]
-        layers = build_mlp(sizes, None, rng, dtype, normalization, minibatch_std_group, activation)
+        layers = build_mlp(sizes, None, rng, dtype, normalization, minibatch_std_group, activation,
+                           spectral_norm)
         if packing > 1:
             layers.insert(0, Pack(packing))
         if input_offset is not None:
@@ -354,6 +455,14 @@ class Discriminator(MLP):
         # Real batches of a multiple of this size keep real and generated
         # images apart in every pack and every minibatch standard-deviation group.
         self.batch_multiple = packing * max(minibatch_std_group, 1)
+
+    def features(self, caches):
+        """Return the input of the last Dense layer, (batch, features), from the caches of a forward pass.
+
+        Feature matching compares these features of real and generated images.
+        """
+        cache = caches[-1]
+        return cache[0] if isinstance(self.layers[-1], SpectralNormDense) else cache
 
 
 def bce_with_logits(logits, targets):

@@ -77,6 +77,7 @@ RECIPES = {
     "leaky-relu": ["--hidden-activation", "leaky_relu"],
     "two-time-scales": ["--learning-rate", "0.0001", "--discriminator-learning-rate", "0.0004"],
     "minibatch-std-8": ["--minibatch-std-group", "8"],
+    "plus-spectral-norm": ["--spectral-norm", "true"],
 }
 
 

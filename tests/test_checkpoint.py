@@ -85,39 +85,45 @@ def assert_same_training(expected, actual):
     assert expected["state"] == actual["state"]
 
 
-@pytest.fixture(scope="module")
-def unbroken_run(tmp_path_factory):
-    """Checkpoint of 4 epochs trained in one run, with batches of 1 (100 per epoch)."""
+@pytest.fixture(scope="module", params=[[], ["--spectral-norm", "true"]], ids=["plain", "spectral_norm"])
+def unbroken_run(request, tmp_path_factory):
+    """The options and the checkpoint of 4 epochs trained in one run, with batches of 1 (100 per epoch).
+
+    With spectral normalisation, an exact resume also needs the saved power-iteration vectors.
+    """
+    options = ["--batch-size", "1", *request.param]
     output_dir = tmp_path_factory.mktemp("unbroken")
-    result = run_gan(output_dir, "--batch-size", "1", "--num-epochs", "4")
+    result = run_gan(output_dir, *options, "--num-epochs", "4")
     assert result.returncode == 0, result.stderr
-    return read_checkpoint(output_dir)
+    return options, read_checkpoint(output_dir)
 
 
 def test_resume_after_finished_epochs_is_exact(tmp_path, unbroken_run):
-    first = run_gan(tmp_path, "--batch-size", "1", "--num-epochs", "2")
+    options, unbroken = unbroken_run
+    first = run_gan(tmp_path, *options, "--num-epochs", "2")
     assert first.returncode == 0, first.stderr
     after_two = read_checkpoint(tmp_path)
     assert position(after_two) == (2, 0)
 
-    second = run_gan(tmp_path, "--batch-size", "1", "--num-epochs", "4")
+    second = run_gan(tmp_path, *options, "--num-epochs", "4")
 
     assert second.returncode == 0, second.stderr
     assert f"Resuming from {tmp_path / 'checkpoint.npz'}, after epoch 2." in second.stdout
     resumed = read_checkpoint(tmp_path)
     assert position(resumed) == (4, 0)
-    assert_same_training(unbroken_run, resumed)
+    assert_same_training(unbroken, resumed)
     # Training moved the weights on after the stop, so the equality above is not trivial.
     weights_after_two = after_two["arrays"]["generator.param.0"]
     assert weights_after_two.tobytes() != resumed["arrays"]["generator.param.0"].tobytes()
 
 
 def test_resume_after_ctrl_c_mid_epoch_is_exact(tmp_path, unbroken_run):
+    options, unbroken = unbroken_run
     # The stop must fall inside an epoch, which takes about 0.1 s here. In
     # the rare case that it falls at an epoch's end, the run is repeated.
     for attempt in range(5):
         output_dir = tmp_path / f"attempt{attempt}"
-        process = start_gan(output_dir, "--batch-size", "1", "--num-epochs", "4", "--checkpoint-every", "1")
+        process = start_gan(output_dir, *options, "--num-epochs", "4", "--checkpoint-every", "1")
         wait_for_line(process, "Checkpoint saved")  # written after epoch 1, when epoch 2 begins
         time.sleep(0.02)
         process.send_signal(signal.SIGINT)
@@ -132,12 +138,12 @@ def test_resume_after_ctrl_c_mid_epoch_is_exact(tmp_path, unbroken_run):
     assert "Checkpoint saved" in stdout
     assert os.path.exists(output_dir / "final.png")
 
-    resumed_run = run_gan(output_dir, "--batch-size", "1", "--num-epochs", "4")
+    resumed_run = run_gan(output_dir, *options, "--num-epochs", "4")
 
     assert resumed_run.returncode == 0, resumed_run.stderr
     epoch, step = position(stopped)
     assert f"in epoch {epoch + 1} after batch {step}" in resumed_run.stdout
-    assert_same_training(unbroken_run, read_checkpoint(output_dir))
+    assert_same_training(unbroken, read_checkpoint(output_dir))
 
 
 def test_thirty_random_ctrl_c_leave_a_loadable_checkpoint(tmp_path):
@@ -219,19 +225,51 @@ def test_other_hidden_activation_is_not_loaded(tmp_path):
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
 
 
+def test_spectral_norm_trains_from_command_line(tmp_path):
+    result = run_gan(tmp_path, "--num-epochs", "2", "--spectral-norm", "true")
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "final.png").exists()
+    saved = read_checkpoint(tmp_path)
+    assert saved["config"]["SPECTRAL_NORM"] is True
+    # u and v of each of the discriminator's 4 Dense layers, as unit vectors.
+    vectors = [saved["arrays"][f"discriminator.state.{index}"] for index in range(8)]
+    assert "discriminator.state.8" not in saved["arrays"]
+    for vector in vectors:
+        assert np.linalg.norm(vector) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_other_spectral_norm_is_not_loaded(tmp_path):
+    """Spectral normalisation keeps the weights' shapes, so only the recorded setting differs."""
+    first = run_gan(tmp_path, "--num-epochs", "1")
+    assert first.returncode == 0, first.stderr
+    assert "discriminator.state.0" not in read_checkpoint(tmp_path)["arrays"]
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+
+    result = run_gan(tmp_path, "--num-epochs", "2", "--spectral-norm", "true")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "SPECTRAL_NORM: checkpoint false, now true" in result.stderr
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
 def test_checkpoint_without_newer_settings_counts_as_their_earlier_values(tmp_path):
     """Checkpoints written before a shaping setting existed were trained with its earlier value."""
     first = run_gan(tmp_path, "--num-epochs", "1", "--discriminator-packing", "1")
     assert first.returncode == 0, first.stderr
     saved_config = read_checkpoint(tmp_path)["config"]
     older_config = {name: value for name, value in saved_config.items()
-                    if name not in ("HIDDEN_ACTIVATION", "DISCRIMINATOR_PACKING")}
+                    if name not in ("HIDDEN_ACTIVATION", "DISCRIMINATOR_PACKING", "SPECTRAL_NORM")}
 
     same = types.SimpleNamespace(**saved_config)
     assert checkpoint.find_config_differences(older_config, same) == []
     other = types.SimpleNamespace(**{**saved_config, "HIDDEN_ACTIVATION": "leaky_relu"})
     assert checkpoint.find_config_differences(older_config, other) == [
         "  HIDDEN_ACTIVATION: checkpoint sigmoid, now leaky_relu"]
+    spectral = types.SimpleNamespace(**{**saved_config, "SPECTRAL_NORM": True})
+    assert checkpoint.find_config_differences(older_config, spectral) == [
+        "  SPECTRAL_NORM: checkpoint false, now true"]
 
 
 def test_learning_rate_may_change_on_resume(tmp_path):

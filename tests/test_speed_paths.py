@@ -57,9 +57,11 @@ def run_steps(dtype, workspaces_per_step, seed=0, options=PLAIN):
 
 LEAKY_RELU = ({"activation": "leaky_relu", "normalization": "batch"},
               {"activation": "leaky_relu", "normalization": "layer"})
+SPECTRAL_NORM = ({}, {"spectral_norm": True, "normalization": "layer", "minibatch_std_group": 2})
 
 
-@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS, LEAKY_RELU], ids=["plain", "with_layers", "leaky_relu"])
+@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS, LEAKY_RELU, SPECTRAL_NORM],
+                         ids=["plain", "with_layers", "leaky_relu", "spectral_norm"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_reused_workspaces_match_fresh_arrays(dtype, options):
     kept = defaultdict(Workspace)
@@ -94,7 +96,8 @@ def test_train_step_is_deterministic():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS], ids=["plain", "with_layers"])
+@pytest.mark.parametrize("options", [PLAIN, WITH_LAYERS, SPECTRAL_NORM],
+                         ids=["plain", "with_layers", "spectral_norm"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_later_forward_keeps_earlier_caches(dtype, options):
     # Forward A, forward B, backward A must equal backward A computed alone.
@@ -113,6 +116,27 @@ def test_later_forward_keeps_earlier_caches(dtype, options):
     input_grad, grads = discriminator.backward(caches_a, grad, workspace=workspace_a)
 
     np.testing.assert_array_equal(logits_a, logits_alone)
+    np.testing.assert_array_equal(input_grad, expected_input_grad)
+    for actual, expected in zip(grads, expected_grads, strict=True):
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_spectral_norm_cache_keeps_its_estimate():
+    """An update of the power-iteration vectors between forward and backward leaves the gradients alone."""
+    _, discriminator = make_networks(np.float64, options=SPECTRAL_NORM)
+    rng = np.random.default_rng(3)
+    batch = rng.random((BATCH, PIXELS))
+    grad = rng.standard_normal((BATCH, 1))
+    _, caches = discriminator.forward(batch)
+    expected_input_grad, expected_grads = discriminator.backward(caches, grad)
+
+    workspace = Workspace()
+    _, caches = discriminator.forward(batch, workspace)
+    before = [array.copy() for array in discriminator.state_arrays()]
+    discriminator.update_spectral_norms()
+    input_grad, grads = discriminator.backward(caches, grad, workspace=workspace)
+
+    assert any(not np.array_equal(a, b) for a, b in zip(before, discriminator.state_arrays(), strict=True))
     np.testing.assert_array_equal(input_grad, expected_input_grad)
     for actual, expected in zip(grads, expected_grads, strict=True):
         np.testing.assert_array_equal(actual, expected)
@@ -213,7 +237,7 @@ def test_adam_step_allocates_no_parameter_sized_arrays():
     assert peak_allocation(lambda: optimizer.step(grads)) < parameter_bytes / 100
 
 
-@pytest.mark.parametrize("layers", ["plain", "with_layers"])
+@pytest.mark.parametrize("layers", ["plain", "with_layers", "spectral_norm"])
 def test_train_step_reuses_its_arrays(layers):
     # After a first step has made the workspaces, a step allocates only small
     # arrays (losses, label gradients, per-group statistics), far less than
@@ -225,6 +249,8 @@ def test_train_step_reuses_its_arrays(layers):
         generator_options = {"normalization": "batch"}
         discriminator_options = {"normalization": "layer", "minibatch_std_group": 4,
                                  "input_offset": np.full(pixels, 0.5, np.float32)}
+    elif layers == "spectral_norm":
+        discriminator_options = {"spectral_norm": True}
     generator = Generator(32, (256, 512), pixels, rng, **generator_options)
     discriminator = Discriminator(pixels, (512, 256), rng, **discriminator_options)
     optimizers = [Adam(network.parameters(), 0.001) for network in (generator, discriminator)]
