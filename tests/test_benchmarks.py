@@ -1,8 +1,8 @@
 """The quality benchmarks run end to end, as their commands in benchmarks/README-quality.md do.
 
 Their figures come from runs of minutes, so these short runs check only that
-each script trains, scores and prints a table row; a change to the layer
-interface once broke the framework recipe without any other test noticing.
+each script trains, scores and prints a table row. A change to the layer
+interface once broke the framework recipe, and no other test noticed.
 """
 
 import subprocess
