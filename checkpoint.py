@@ -137,7 +137,8 @@ def load_generator(path):
         generator = Generator(config["NOISE_SIZE"], tuple(config["GENERATOR_HIDDEN_SIZES"]),
                               config["IMAGE_SIZE"] ** 2, np.random.default_rng(0),
                               normalization=config.get("GENERATOR_NORMALIZATION", "none"),
-                              activation=config.get("HIDDEN_ACTIVATION", "sigmoid"))
+                              activation=config.get("HIDDEN_ACTIVATION",
+                                                    VALUES_BEFORE_RECORDED["HIDDEN_ACTIVATION"]))
         # The sampler is the generator whose samples the run showed and scored.
         prefix = "sampler.param" if "sampler.param.0" in arrays else "generator.param"
         copy_arrays(arrays, prefix, generator.parameters())

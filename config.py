@@ -81,9 +81,10 @@ DISCRIMINATOR_PACKING = 2
 # false): each weight matrix is divided by its largest singular value, as
 # Miyato et al. (2018) proposed. That bounds how fast the discriminator's
 # output can change with its input, so its gradients for the generator stay
-# smooth. Each step adds a few matrix-vector products and elementwise passes
-# over the discriminator's weights. Off until measurements show whether it
-# helps here.
+# smooth. Layer normalisation after a layer undoes that layer's scaling, so
+# with DISCRIMINATOR_NORMALIZATION "layer" only the last layer is bounded.
+# Each step adds a few matrix-vector products and elementwise passes over the
+# discriminator's weights.
 SPECTRAL_NORM = False
 
 # Subtract the mean training image from every discriminator input (true or

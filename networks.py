@@ -282,7 +282,7 @@ class LeakyReLU:
         if not need_input_grad:
             return None, []
         y = cache
-        # The output has the sign of the input, so it tells which slope applied.
+        # The output has the sign of the input, so it shows which slope applies.
         positive = new_array(buffers, "positive", y.shape, np.bool_)
         np.greater(y, 0, out=positive)
         grad_input = new_array(buffers, "grad_input", y.shape, y.dtype)

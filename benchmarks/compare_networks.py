@@ -60,6 +60,9 @@ def make_runs(networks, size, settings):
     generator = networks.Generator(*generator_shape, rng, normalization="batch")
     discriminator = networks.Discriminator(pixels, settings.DISCRIMINATOR_HIDDEN_SIZES, rng,
                                            normalization="layer", input_offset=real.mean(axis=0))
+    if not hasattr(discriminator, "update_spectral_norms"):
+        # A networks.py from before spectral normalisation, which gan.train_step now calls.
+        discriminator.update_spectral_norms = lambda: None
     networks.init_for_sigmoid(generator)
     sampler = networks.Generator(*generator_shape, rng, normalization="batch")
     weight_average = networks.WeightAverage(generator, sampler, settings.GENERATOR_AVERAGE_DECAY)

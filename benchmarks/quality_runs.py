@@ -4,10 +4,11 @@
     python benchmarks/quality_runs.py --epochs 2000 --data faces default no-packing
     python benchmarks/quality_runs.py --list
 
-Each run is `python gan.py` in a subprocess, as a user runs it, stopped with
-Ctrl+C (SIGINT) after --seconds unless it ends its --epochs first. gan.py then scores its last weights and
-writes final.png, which this script reads from the run's log. Outputs go to
---output-root (under /tmp by default), one folder per run. The table gives the
+Each run is `python gan.py` in a subprocess, as a user runs it. It stops
+with Ctrl+C (SIGINT) after --seconds unless it ends its --epochs first.
+gan.py then scores its last weights and writes final.png, which this script
+reads from the run's log. Outputs go to --output-root (under /tmp by
+default), one folder per run. The table gives the
 steps done, because the machine's load changes how many steps fit in the time.
 """
 
@@ -36,8 +37,12 @@ DATA_SETS = {
 # default before packing, feature matching, the minibatch standard-deviation
 # feature and the smaller networks. The "step-" entries add those one at a
 # time, in the order in which they were measured, ending at the default. The
-# "no-" entries turn off one default option each; the other entries change
-# one default.
+# "no-" entries turn off one default option each, and "earlier-sizes" brings
+# back the earlier network widths. The other entries change one default,
+# except "two-time-scales", which gives the discriminator four times the
+# generator's learning rate (Heusel et al., 2017), and
+# "spectral-norm-no-layer-norm": layer normalisation after each spectrally
+# normalised layer would undo the scaling of all but the last layer.
 EARLIER_NETWORKS = ["--generator-hidden-sizes", "256,512,1024",
                     "--discriminator-hidden-sizes", "1024,512,256", "--discriminator-packing", "1",
                     "--feature-matching", "0", "--minibatch-std-group", "0"]
@@ -65,7 +70,8 @@ RECIPES = {
     "label-0.95": ["--real-label", "0.95"],
     "learning-rate-4e-4": ["--learning-rate", "0.0004"],
     "wider-generator": ["--generator-hidden-sizes", "256,512,1024"],
-    "earlier-sizes": EARLIER_NETWORKS[:4],
+    "earlier-sizes": ["--generator-hidden-sizes", "256,512,1024",
+                      "--discriminator-hidden-sizes", "1024,512,256"],
     "no-batch-norm": ["--generator-normalization", "none"],
     "no-layer-norm": ["--discriminator-normalization", "none"],
     "no-sigmoid-init": ["--sigmoid-init", "false"],
@@ -76,6 +82,7 @@ RECIPES = {
     "plus-slower-discriminator": ["--discriminator-learning-rate", "0.0001"],
     "leaky-relu": ["--hidden-activation", "leaky_relu"],
     "two-time-scales": ["--learning-rate", "0.0001", "--discriminator-learning-rate", "0.0004"],
+    "spectral-norm-no-layer-norm": ["--spectral-norm", "true", "--discriminator-normalization", "none"],
     "minibatch-std-8": ["--minibatch-std-group", "8"],
     "plus-spectral-norm": ["--spectral-norm", "true"],
 }
@@ -91,7 +98,7 @@ def start_run(recipe, data, output_root, extra, epochs=1000000):
     output_dir = os.path.join(output_root, f"{data}-{recipe}")
     os.makedirs(output_dir, exist_ok=True)
     command = [sys.executable, os.path.join(REPOSITORY, "gan.py"), *DATA_SETS[data], *RECIPES[recipe],
-               *extra, "--output-dir", output_dir, "--num-epochs", str(epochs),
+               *extra, "--output-dir", output_dir, "--resume", "false", "--num-epochs", str(epochs),
                "--sample-every", "1000000", "--quality-every", "1000000",
                "--checkpoint-every", "1000000", "--chart-every", "1000000"]
     with open(os.path.join(output_dir, "log.txt"), "w", encoding="utf-8") as log_file:
@@ -147,14 +154,18 @@ def main():
         runs = [(name, *start_run(name, arguments.data, arguments.output_root, arguments.extra.split(),
                                   arguments.epochs))
                 for name in group]
-        while time.perf_counter() - start < arguments.seconds and any(p.poll() is None for _, p, _ in runs):
+        seconds_of = {}  # the wall time of each run that ended its epochs by itself
+        while time.perf_counter() - start < arguments.seconds and len(seconds_of) < len(runs):
+            for name, process, _ in runs:
+                if name not in seconds_of and process.poll() is not None:
+                    seconds_of[name] = time.perf_counter() - start
             time.sleep(0.1)
         for _, process, _ in runs:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
         for name, process, output_dir in runs:
             figures = collect(process, output_dir)
-            seconds = time.perf_counter() - start
+            seconds = seconds_of.get(name, time.perf_counter() - start)
             print(f"| {name} | {arguments.data} | {figures['steps']} | {seconds:.0f} "
                   f"| {figures['frechet_distance']:.2f} | {figures['floor']:.2f} | {figures['ratio']:.2f} "
                   f"| {figures['precision']:.2f} | {figures['recall']:.2f} | {figures['grid']} |", flush=True)

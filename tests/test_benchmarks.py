@@ -37,12 +37,23 @@ def test_framework_recipe_trains_and_scores(tmp_path):
     assert (tmp_path / "final.png").is_file()
 
 
-def test_quality_runs_trains_and_scores(tmp_path):
+def test_quality_runs_stops_after_seconds(tmp_path):
     output = run_benchmark("benchmarks/quality_runs.py", "--seconds", "4", "--data", "faces",
-                           "--output-root", str(tmp_path), "default", "leaky-relu")
+                           "--output-root", str(tmp_path), "default")
+
+    cells = table_row(output, "default")
+    assert int(cells[2]) > 0  # steps
+    assert 0 <= float(cells[7]) <= 1  # precision
+    assert (tmp_path / "faces-default" / "final.png").is_file()
+
+
+def test_quality_runs_ends_after_epochs(tmp_path):
+    output = run_benchmark("benchmarks/quality_runs.py", "--epochs", "1", "--seconds", "250",
+                           "--parallel", "2", "--data", "faces", "--output-root", str(tmp_path),
+                           "default", "leaky-relu")
 
     for name in ("default", "leaky-relu"):
         cells = table_row(output, name)
-        assert int(cells[2]) > 0
-        assert 0 <= float(cells[7]) <= 1  # precision
+        assert int(cells[2]) == 2  # one epoch of the 100 built-in faces in batches of 64
+        assert float(cells[3]) < 250  # ended by itself, not stopped
         assert (tmp_path / f"faces-{name}" / "final.png").is_file()

@@ -213,7 +213,7 @@ def test_other_settings_are_not_loaded(tmp_path):
 
 
 def test_other_hidden_activation_is_not_loaded(tmp_path):
-    """Both activations give weights of the same shapes, so only the recorded setting tells them apart."""
+    """Both activations give weights of the same shapes, so only the recorded setting distinguishes them."""
     first = run_gan(tmp_path, "--num-epochs", "1", "--hidden-activation", "leaky_relu")
     assert first.returncode == 0, first.stderr
     before = (tmp_path / "checkpoint.npz").read_bytes()
@@ -254,7 +254,7 @@ def test_other_spectral_norm_is_not_loaded(tmp_path):
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
 
 
-def test_checkpoint_without_newer_settings_counts_as_their_earlier_values(tmp_path):
+def test_missing_setting_uses_earlier_value(tmp_path):
     """Checkpoints written before a shaping setting existed were trained with its earlier value."""
     first = run_gan(tmp_path, "--num-epochs", "1", "--discriminator-packing", "1")
     assert first.returncode == 0, first.stderr
@@ -486,6 +486,22 @@ def test_history_round_trip_keeps_types_and_gaps():
     assert restored[0]["epoch"] == 1 and isinstance(restored[0]["epoch"], int)
     assert restored[1] == {"epoch": 2, "generator_loss": 0.25, "seconds": 1.0, "quality": 3.5}
     assert np.isnan(restored[0]["quality"])
+
+
+def test_leaky_relu_run_saves_leaky_relu_generator(tmp_path):
+    result = run_gan(tmp_path, "--num-epochs", "1", "--hidden-activation", "leaky_relu")
+    assert result.returncode == 0, result.stderr
+
+    generator, config = checkpoint.load_generator(tmp_path / "checkpoint.npz")
+
+    assert config["HIDDEN_ACTIVATION"] == "leaky_relu"
+    hidden_activations = [type(layer).__name__ for layer in generator.layers[:-1]
+                          if type(layer).__name__ in ("LeakyReLU", "Sigmoid")]
+    assert hidden_activations == ["LeakyReLU"] * 3
+    settings = gan.load_settings(["--hidden-activation", "leaky_relu", "--discriminator-packing", "1"])
+    networks = gan.build_networks(settings, np.zeros((4, 25 * 25), np.uint8), np.random.default_rng(0))
+    for network in networks[:3]:
+        assert not any(type(layer).__name__ == "Sigmoid" for layer in network.layers[:-1])
 
 
 def test_load_generator_matches_training(tmp_path):

@@ -145,6 +145,23 @@ def test_spectral_norm_estimate_converges():
     np.testing.assert_allclose(output, x @ (layer.weights / largest) + layer.bias, rtol=1e-6)
 
 
+def test_training_steps_update_spectral_norm_estimates():
+    """train_step runs power iteration, so the estimates move towards each layer's largest singular value."""
+    rng = np.random.default_rng(23)
+    generator = Generator(3, (6, 5), 8, rng, normalization="layer")
+    discriminator = Discriminator(8, (12, 10), rng, spectral_norm=True)
+    optimizers = [SGD(network.parameters(), 1e-4) for network in (generator, discriminator)]
+    dense_layers = [layer for layer in discriminator.layers if isinstance(layer, SpectralNormDense)]
+    start_error = [abs(layer.v @ layer.weights @ layer.u / np.linalg.norm(layer.weights, 2) - 1)
+                   for layer in dense_layers]
+    for _ in range(30):
+        train_step(rng.random((4, 8), dtype=np.float32), generator, discriminator, *optimizers,
+                   rng.standard_normal((4, 3), dtype=np.float32))
+    for layer, error in zip(dense_layers, start_error, strict=True):
+        end_error = abs(layer.v @ layer.weights @ layer.u / np.linalg.norm(layer.weights, 2) - 1)
+        assert end_error < max(error / 10, 1e-5)
+
+
 @pytest.mark.parametrize("spectral_norm", [False, True])
 def test_discriminator_features_are_last_layer_input(spectral_norm):
     rng = np.random.default_rng(22)
