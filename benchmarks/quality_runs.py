@@ -81,6 +81,7 @@ RECIPES = {
     "plus-instance-noise": ["--instance-noise", "0.05"],
     "plus-slower-discriminator": ["--discriminator-learning-rate", "0.0001"],
     "leaky-relu": ["--hidden-activation", "leaky_relu"],
+    "leaky-relu-no-label-smoothing": ["--hidden-activation", "leaky_relu", "--real-label", "1"],
     "two-time-scales": ["--learning-rate", "0.0001", "--discriminator-learning-rate", "0.0004"],
     "spectral-norm-no-layer-norm": ["--spectral-norm", "true", "--discriminator-normalization", "none"],
     "minibatch-std-8": ["--minibatch-std-group", "8"],
