@@ -122,11 +122,10 @@ OPTIMIZER = "adam"
 
 # Step size of the optimiser (greater than 0, at most 1). Too high makes the
 # two networks oscillate or diverge; too low makes faces appear slowly. This
-# program's first default was 0.001. With the normalisation options above,
-# and the earlier network sizes, 0.001 drew saturated noise on the built-in
-# faces after 200 epochs (Frechet ratio 6.9, precision 0), and 2e-4 drew
-# varied faces (ratio 0.95, precision 0.92). On ORL, 4e-4 raised the
-# distance (benchmarks/README-quality.md).
+# program's first default was 0.001. In a 3-minute run on ORL with the
+# normalisation options above, 0.001 reached a Frechet distance of 38.1 and
+# 2e-4 one of 10.4. Later, 4e-4 also raised the distance
+# (benchmarks/README-quality.md).
 LEARNING_RATE = 0.0002
 
 # Step size of the discriminator's optimiser (0 = the same as LEARNING_RATE,
