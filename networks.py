@@ -176,9 +176,8 @@ class SpectralNormDense(Dense):
     weights. So repeated forward passes, as in the gradient checks, compute
     one function of the weights, and the second forward pass of a step
     computes sigma for the weights that the discriminator's update just
-    changed. backward treats u and v as constants. With converged vectors
-    that is the exact gradient, because d sigma / d weights is then
-    outer(v, u).
+    changed. backward treats u and v as constants, which is exact once they
+    have converged.
     """
 
     EPSILON = 1e-12  # smallest norm that power iteration divides by

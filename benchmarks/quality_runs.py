@@ -8,8 +8,8 @@ Each run is `python gan.py` in a subprocess, as a user runs it. It stops
 with Ctrl+C (SIGINT) after --seconds unless it ends its --epochs first.
 gan.py then scores its last weights and writes final.png, which this script
 reads from the run's log. Outputs go to --output-root (under /tmp by
-default), one folder per run. The table gives the
-steps done, because the machine's load changes how many steps fit in the time.
+default), one folder per run. The table gives the steps done, because the
+machine's load changes how many steps fit in the time.
 """
 
 import argparse
@@ -39,10 +39,11 @@ DATA_SETS = {
 # time, in the order in which they were measured, ending at the default. The
 # "no-" entries turn off one default option each, and "earlier-sizes" brings
 # back the earlier network widths. The other entries change one default,
-# except "two-time-scales", which gives the discriminator four times the
-# generator's learning rate (Heusel et al., 2017), and
-# "spectral-norm-no-layer-norm": layer normalisation after each spectrally
-# normalised layer would undo the scaling of all but the last layer.
+# except three that change two. "two-time-scales" gives the discriminator
+# four times the generator's learning rate (Heusel et al., 2017).
+# "spectral-norm-no-layer-norm" also drops layer normalisation, which would
+# undo the scaling of every spectrally normalised layer but the last.
+# "leaky-relu-no-label-smoothing" makes the two changes its name lists.
 EARLIER_NETWORKS = ["--generator-hidden-sizes", "256,512,1024",
                     "--discriminator-hidden-sizes", "1024,512,256", "--discriminator-packing", "1",
                     "--feature-matching", "0", "--minibatch-std-group", "0"]

@@ -22,6 +22,7 @@ from conftest import REPO
 
 import checkpoint
 import gan
+from networks import LeakyReLU, Sigmoid
 
 TINY = [
     "--generator-hidden-sizes", "16,16,16", "--discriminator-hidden-sizes", "16,16,16",
@@ -495,13 +496,14 @@ def test_leaky_relu_run_saves_leaky_relu_generator(tmp_path):
     generator, config = checkpoint.load_generator(tmp_path / "checkpoint.npz")
 
     assert config["HIDDEN_ACTIVATION"] == "leaky_relu"
-    hidden_activations = [type(layer).__name__ for layer in generator.layers[:-1]
-                          if type(layer).__name__ in ("LeakyReLU", "Sigmoid")]
-    assert hidden_activations == ["LeakyReLU"] * 3
+    hidden_activations = [type(layer) for layer in generator.layers[:-1]
+                          if isinstance(layer, (LeakyReLU, Sigmoid))]
+    assert hidden_activations == [LeakyReLU] * 3
     settings = gan.load_settings(["--hidden-activation", "leaky_relu", "--discriminator-packing", "1"])
-    networks = gan.build_networks(settings, np.zeros((4, 25 * 25), np.uint8), np.random.default_rng(0))
-    for network in networks[:3]:
-        assert not any(type(layer).__name__ == "Sigmoid" for layer in network.layers[:-1])
+    images = np.zeros((4, 25 * 25), np.uint8)
+    generator, discriminator, sampler, _ = gan.build_networks(settings, images, np.random.default_rng(0))
+    for network in (generator, discriminator, sampler):
+        assert not any(isinstance(layer, Sigmoid) for layer in network.layers[:-1])
 
 
 def test_load_generator_matches_training(tmp_path):
